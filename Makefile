@@ -1,0 +1,32 @@
+# The two commands a user needs: `make run` and `make test`. Only Python 3.11+ is required.
+PYTHON ?= python3
+PORT ?= 8000
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test clean
+
+run: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py setup_demo
+	@echo "Admin: create a user with '$(BIN)/python manage.py createsuperuser', then open http://127.0.0.1:$(PORT)/admin/"
+	@echo "API docs: http://127.0.0.1:$(PORT)/api/v1/docs/   (Ctrl-C stops web, worker and beat)"
+	$(BIN)/honcho start --port $(PORT) --procfile Procfile.dev
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+clean:
+	rm -rf $(VENV) var

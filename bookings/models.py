@@ -1,0 +1,192 @@
+"""The host app: tenants (hubs and businesses), their API keys, and bookings.
+
+Nothing here knows about webhooks. A booking announces what happened to it with
+the domain signals in bookings/signals.py, sent from save() inside the same
+transaction as the change, so every path (API, admin, ORM) announces the same.
+"""
+
+import uuid
+
+from django.db import models, transaction
+from django.db.models import Q
+
+from . import signals
+
+
+class Hub(models.Model):
+    """A group of businesses managed together (a franchise, an agency)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Business(models.Model):
+    class Plan(models.TextChoices):
+        STARTER = "starter"
+        GROWTH = "growth"
+        GROWTH_PRO = "growth_pro"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.GROWTH_PRO)
+    hub = models.ForeignKey(
+        Hub, null=True, blank=True, on_delete=models.SET_NULL, related_name="businesses"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "businesses"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_webhooks(self) -> bool:
+        return self.plan == self.Plan.GROWTH_PRO
+
+
+class ApiKey(models.Model):
+    """A bearer key for one business or one hub. Only its SHA-256 hash is stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, blank=True)
+    business = models.ForeignKey(
+        Business, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    hub = models.ForeignKey(
+        Hub, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    prefix = models.CharField(max_length=16, help_text="The start of the key, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="api_key_has_exactly_one_owner",
+                condition=(
+                    Q(business__isnull=False, hub__isnull=True)
+                    | Q(business__isnull=True, hub__isnull=False)
+                ),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or 'unnamed'})"
+
+    # DRF treats the authenticated key as the request's user.
+    is_authenticated = True
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class Location(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="locations")
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Service(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="services")
+    name = models.CharField(max_length=200)
+    duration_minutes = models.PositiveIntegerField(default=30)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Client(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="clients")
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    email = models.EmailField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["business", "email"], name="one_client_per_email_per_business")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Booking(models.Model):
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed"
+        CANCELLED = "cancelled"
+        COMPLETED = "completed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="bookings")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="bookings")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="bookings")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="bookings")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONFIRMED)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="booking_ends_after_it_starts", condition=Q(ends_at__gt=models.F("starts_at"))
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} for {self.client} at {self.starts_at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._remember_saved_state()
+        return instance
+
+    def _remember_saved_state(self) -> None:
+        self._saved_state = {
+            "status": self.status,
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+        }
+
+    def save(self, *args, **kwargs):
+        # The booking row and whatever listeners record for it (the webhook
+        # outbox) commit together or not at all.
+        with transaction.atomic(using=kwargs.get("using")):
+            change_signal = self._lifecycle_signal()
+            super().save(*args, **kwargs)
+            if change_signal is not None:
+                change_signal.send(sender=Booking, booking=self)
+        self._remember_saved_state()
+
+    def _lifecycle_signal(self):
+        """The domain signal this save amounts to, or None for a quiet edit."""
+        previous = getattr(self, "_saved_state", None)
+        if previous is None or self._state.adding:
+            return signals.booking_created
+        if self.status != previous["status"]:
+            return {
+                self.Status.CANCELLED: signals.booking_cancelled,
+                self.Status.COMPLETED: signals.booking_completed,
+            }.get(self.status)
+        if (self.starts_at, self.ends_at) != (previous["starts_at"], previous["ends_at"]):
+            return signals.booking_rescheduled
+        return None

@@ -1,0 +1,160 @@
+"""One attempt of one delivery: claim it, record it, send it, settle it.
+
+The claim is a conditional UPDATE on the delivery row (due, pending, and not
+claimed by a live worker), so two workers, two copies of a message, or a worker
+and the sweeper can never send the same attempt at once. The claim expires
+after one attempt's deadline plus a margin: if the worker dies, the delivery
+becomes claimable again and the attempt it left open is closed as `worker_lost`.
+"""
+
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from . import transport
+from .models import Delivery, DeliveryAttempt
+from .signing import calendence_signature, standard_webhooks_signature
+
+# How long past the attempt's own deadline a claim lasts: room to write the log.
+CLAIM_MARGIN_SECONDS = 30
+# At most this much random delay is added to each backoff, as a share of it.
+RETRY_JITTER = 0.1
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    delivery_id: str
+    status: str
+    retry_at: datetime | None
+
+
+def retry_delay(attempt_in_series: int) -> float:
+    """Seconds to wait after failed attempt n: base * 2**(n-1), plus up to 10 % jitter."""
+    delay = settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempt_in_series - 1)
+    return delay * (1 + random.uniform(0, RETRY_JITTER))
+
+
+def delivery_claim(delivery_id: str) -> Delivery | None:
+    """The delivery, now claimed by this worker, if it is due and nobody else holds it."""
+    now = timezone.now()
+    claim_until = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + CLAIM_MARGIN_SECONDS)
+    claimed = (
+        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(claimed_until=claim_until)
+    )
+    if not claimed:
+        return None
+    return Delivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
+
+
+def delivery_attempt(delivery_id: str) -> AttemptOutcome | None:
+    """Make the next attempt of a due delivery; None if it is not due or another worker has it."""
+    delivery = delivery_claim(delivery_id)
+    if delivery is None:
+        return None
+    close_interrupted_attempts(delivery)
+    refusal = _refusal(delivery)
+    if refusal is not None:
+        return _settle(delivery, succeeded=False, error=refusal, final=True)
+    attempt = _attempt_open(delivery)
+    body = delivery.event.body.encode("utf-8")
+    result = transport.post(
+        delivery.endpoint.url,
+        body,
+        delivery_headers(delivery, attempt.number, body),
+        timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+        allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS,
+    )
+    _attempt_close(attempt, result)
+    final = result.succeeded or delivery.attempts_in_series >= settings.WEBHOOK_MAX_ATTEMPTS
+    return _settle(delivery, succeeded=result.succeeded, error=_summary(result), final=final)
+
+
+def delivery_headers(delivery: Delivery, attempt_number: int, body: bytes) -> dict[str, str]:
+    event, secret = delivery.event, delivery.endpoint.secret
+    timestamp = int(time.time())
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": settings.WEBHOOK_USER_AGENT,
+        "X-Calendence-Signature": calendence_signature(secret, body),
+        "X-Calendence-Event": event.type,
+        "X-Calendence-Event-Id": event.id,
+        "X-Calendence-Delivery-Id": delivery.id,
+        "X-Calendence-Attempt": str(attempt_number),
+        "webhook-id": event.id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard_webhooks_signature(secret, event.id, timestamp, body),
+    }
+
+
+def close_interrupted_attempts(delivery: Delivery) -> int:
+    """Attempts a dead worker left open: they count, and they failed."""
+    now = timezone.now()
+    open_attempts = list(delivery.attempts.filter(finished_at__isnull=True))
+    for attempt in open_attempts:
+        attempt.finished_at = now
+        attempt.duration_ms = int((now - attempt.started_at).total_seconds() * 1000)
+        attempt.error = "worker_lost"
+        attempt.error_detail = "The worker making this attempt stopped before it finished."
+        attempt.save(update_fields=["finished_at", "duration_ms", "error", "error_detail"])
+    return len(open_attempts)
+
+
+def _refusal(delivery: Delivery) -> str | None:
+    """Why this delivery must not be sent at all, or None."""
+    endpoint = delivery.endpoint
+    if endpoint.is_deleted:
+        return "endpoint_deleted: the webhook was deleted"
+    if not endpoint.is_active:
+        return "endpoint_disabled: the webhook is disabled"
+    if delivery.attempts_in_series >= settings.WEBHOOK_MAX_ATTEMPTS:
+        return "max_attempts: every attempt of this series was used (the last one was interrupted)"
+    return None
+
+
+def _attempt_open(delivery: Delivery) -> DeliveryAttempt:
+    """Record the attempt before it is sent: a crash mid-request still leaves a row."""
+    delivery.attempt_count += 1
+    delivery.save(update_fields=["attempt_count", "updated_at"])
+    return DeliveryAttempt.objects.create(
+        delivery=delivery, number=delivery.attempt_count, started_at=timezone.now()
+    )
+
+
+def _attempt_close(attempt: DeliveryAttempt, result: transport.AttemptResult) -> None:
+    attempt.finished_at = timezone.now()
+    attempt.duration_ms = result.duration_ms
+    attempt.status_code = result.status_code
+    attempt.error = result.error
+    attempt.error_detail = result.error_detail
+    attempt.response_body = result.response_body
+    attempt.save()
+
+
+def _summary(result: transport.AttemptResult) -> str:
+    if result.error:
+        return f"{result.error}: {result.error_detail}"[:500]
+    return "" if result.succeeded else f"HTTP {result.status_code}"
+
+
+def _settle(delivery: Delivery, *, succeeded: bool, error: str, final: bool) -> AttemptOutcome:
+    """Close the delivery, or schedule its next attempt (in the row, not only in the broker)."""
+    now = timezone.now()
+    delivery.claimed_until = None
+    delivery.last_error = error
+    if final:
+        delivery.status = Delivery.Status.SUCCEEDED if succeeded else Delivery.Status.FAILED
+        delivery.next_attempt_at = None
+        delivery.completed_at = now
+    else:
+        delivery.next_attempt_at = now + timedelta(seconds=retry_delay(delivery.attempts_in_series))
+    delivery.save(
+        update_fields=["claimed_until", "last_error", "status", "next_attempt_at", "completed_at", "updated_at"]
+    )
+    return AttemptOutcome(delivery.id, delivery.status, delivery.next_attempt_at)

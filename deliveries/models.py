@@ -1,0 +1,131 @@
+"""The delivery log, which is also the outbox.
+
+An Event and its Deliveries are written in the transaction of the booking change
+that caused them; Celery only carries the news that a delivery is due. What to
+send next is decided from these rows (status, next_attempt_at, claimed_until),
+so a lost broker message delays a delivery but never loses it.
+"""
+
+import json
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+from bookings.models import Business
+from webhooks.models import WebhookEndpoint
+
+# Stored response excerpts are capped: enough to debug, not enough to fill the disk.
+RESPONSE_BODY_LIMIT = 4096
+
+
+def new_event_id() -> str:
+    return "evt_" + secrets.token_hex(16)
+
+
+def new_delivery_id() -> str:
+    return "dlv_" + secrets.token_hex(16)
+
+
+class Event(models.Model):
+    """Something that happened to a booking, frozen as the exact JSON body we send."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_event_id, editable=False)
+    type = models.CharField(max_length=100, db_index=True)
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="events")
+    # The serialized body, byte for byte what every attempt sends and signs.
+    body = models.TextField()
+    occurred_at = models.DateTimeField()
+    is_test = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+    @property
+    def payload(self) -> dict:
+        return json.loads(self.body)
+
+
+class Delivery(models.Model):
+    """One event to one endpoint, through however many attempts it takes."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_delivery_id, editable=False)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempt_count = models.PositiveIntegerField(default=0)
+    # Attempts made before the current series: a redelivery starts a new series of
+    # WEBHOOK_MAX_ATTEMPTS while the attempt numbers keep counting up.
+    series_start = models.PositiveIntegerField(default=0)
+    # When the next attempt is due; empty once the delivery is settled.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # A worker that claims the delivery holds it until then; a dead worker's claim runs out.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["event", "endpoint"], name="one_delivery_per_event_and_endpoint")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="delivery_due",
+                condition=Q(status="pending"),
+            ),
+            models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_log"),
+            models.Index(fields=["status", "created_at"], name="delivery_status_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+    @property
+    def attempts_in_series(self) -> int:
+        return self.attempt_count - self.series_start
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP POST of a delivery. Written before the request leaves, completed after."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A short machine-readable reason (timeout, connection_refused, ...) when the
+    # attempt got no acceptable answer; error_detail says more for humans.
+    error = models.CharField(max_length=50, null=True, blank=True)
+    error_detail = models.CharField(max_length=500, blank=True)
+    response_body = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="one_attempt_per_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.delivery_id}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300

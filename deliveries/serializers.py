@@ -1,0 +1,45 @@
+from rest_framework import serializers
+
+from .models import Delivery, DeliveryAttempt
+
+
+class DeliveryAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryAttempt
+        fields = ["number", "status_code", "error", "error_detail", "duration_ms", "started_at", "finished_at"]
+        read_only_fields = fields
+
+
+class DeliveryAttemptDetailSerializer(DeliveryAttemptSerializer):
+    class Meta(DeliveryAttemptSerializer.Meta):
+        fields = [*DeliveryAttemptSerializer.Meta.fields, "response_body"]
+        read_only_fields = fields
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    event_id = serializers.CharField(source="event.id", read_only=True)
+    event = serializers.CharField(source="event.type", read_only=True)
+    webhook_id = serializers.UUIDField(source="endpoint_id", read_only=True)
+    attempts = DeliveryAttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id", "event_id", "event", "webhook_id", "status", "attempts",
+            "next_attempt_at", "created_at", "completed_at",
+        ]
+        read_only_fields = fields
+
+
+class DeliveryDetailSerializer(DeliverySerializer):
+    attempts = DeliveryAttemptDetailSerializer(many=True, read_only=True)
+    payload = serializers.JSONField(source="event.payload", read_only=True)
+
+    class Meta(DeliverySerializer.Meta):
+        fields = [*DeliverySerializer.Meta.fields, "payload"]
+        read_only_fields = fields
+
+
+class DeliveryFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Delivery.Status.choices, required=False)
+    event = serializers.CharField(required=False, max_length=100)

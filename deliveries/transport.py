@@ -1,0 +1,234 @@
+"""One HTTP attempt: POST the body, and return what happened as a result object.
+
+What this module guarantees, whatever the receiver does:
+- a whole-attempt deadline: connect, send and read together. requests' own timeout
+  is per socket operation, so a receiver trickling a byte at a time could hold an
+  attempt forever; a watchdog shuts the socket down when the deadline passes.
+- the connection goes to an address vetted by webhooks.url_policy at this attempt
+  (pinned: no second DNS lookup that could answer differently), while the Host
+  header and TLS SNI/certificate checks keep the endpoint's own name.
+- redirects are never followed; the response body is read streaming and capped.
+- it never raises for anything the network or the receiver does.
+"""
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from webhooks.url_policy import (
+    BlockedAddress,
+    IPAddress,
+    UnresolvableHost,
+    default_port,
+    resolve,
+    resolve_public_addresses,
+)
+
+from .models import RESPONSE_BODY_LIMIT
+
+# Stop reading a response after this much: we keep RESPONSE_BODY_LIMIT of it.
+RESPONSE_READ_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    status_code: int | None
+    error: str | None  # timeout, connection_refused, dns_error, tls_error, ...
+    error_detail: str
+    response_body: str
+    duration_ms: int
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
+
+
+class _Attempt:
+    """What the connection classes need to know about the attempt in flight on this thread."""
+
+    def __init__(self, addresses: list[IPAddress], deadline: float):
+        self.addresses = addresses
+        self.deadline = deadline
+        self.connections: list[HTTPConnection] = []
+        self.expired = False
+
+    def remaining(self) -> float:
+        return max(self.deadline - time.monotonic(), 0.001)
+
+    def expire(self) -> None:
+        """Called by the watchdog at the deadline: break every socket of this attempt."""
+        self.expired = True
+        for connection in self.connections:
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+_local = threading.local()
+
+
+class _GuardedConnectionMixin:
+    """Connects to the attempt's vetted addresses and registers itself with the watchdog."""
+
+    def _new_conn(self):
+        attempt: _Attempt = _local.attempt
+        last_error: OSError | None = None
+        for address in attempt.addresses:
+            self._dns_host = str(address)  # connect here; self.host stays the endpoint's name
+            self.timeout = attempt.remaining()
+            try:
+                return super()._new_conn()
+            except OSError as exc:
+                last_error = exc
+        raise last_error or OSError("no address to connect to")
+
+    def request(self, *args, **kwargs):
+        _local.attempt.connections.append(self)
+        return super().request(*args, **kwargs)
+
+
+class GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
+    pass
+
+
+class GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = GuardedHTTPConnection
+
+
+class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": GuardedHTTPConnectionPool,
+            "https": GuardedHTTPSConnectionPool,
+        }
+
+
+def _session() -> requests.Session:
+    """One session per thread: connections to a host are reused between attempts."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        session.trust_env = False  # no proxies or .netrc from the worker's environment
+        adapter = GuardedAdapter(pool_connections=32, pool_maxsize=4, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        _local.session = session
+    return session
+
+
+def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool) -> AttemptResult:
+    """POST `body` to `url` within `timeout` seconds in all. Never raises for network trouble."""
+    started = time.monotonic()
+    try:
+        addresses = _vetted_addresses(url, allow_private)
+    except BlockedAddress as exc:
+        return _failure("blocked_address", str(exc), started)
+    except UnresolvableHost as exc:
+        return _failure("dns_error", str(exc), started)
+    attempt = _Attempt(addresses, deadline=started + timeout)
+    watchdog = threading.Timer(timeout, attempt.expire)
+    watchdog.daemon = True
+    _local.attempt = attempt
+    watchdog.start()
+    try:
+        return _send(url, body, headers, attempt, started)
+    finally:
+        watchdog.cancel()
+        _local.attempt = None
+
+
+def _vetted_addresses(url: str, allow_private: bool) -> list[IPAddress]:
+    """Resolved once per attempt; the connection may go nowhere else."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or default_port(parts.scheme)
+    return resolve(host, port) if allow_private else resolve_public_addresses(host, port)
+
+
+def _send(url: str, body: bytes, headers: dict[str, str], attempt: _Attempt, started: float) -> AttemptResult:
+    remaining = attempt.remaining()
+    try:
+        response = _session().post(
+            url, data=body, headers=headers, timeout=(remaining, remaining),
+            allow_redirects=False, stream=True,
+        )
+        try:
+            excerpt = _read_capped(response, attempt)
+        finally:
+            response.close()
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded attempt
+        return _failure(*_classify(exc, attempt), started)
+    error, detail = None, ""
+    if response.is_redirect or 300 <= response.status_code < 400:
+        error, detail = "redirect_not_followed", f"Redirects are not followed (Location: {response.headers.get('Location', '')})"[:500]
+    return AttemptResult(response.status_code, error, detail, excerpt, _elapsed_ms(started))
+
+
+def _read_capped(response: requests.Response, attempt: _Attempt) -> str:
+    received = bytearray()
+    for chunk in response.iter_content(chunk_size=8192):
+        received += chunk
+        if attempt.expired or time.monotonic() > attempt.deadline:
+            raise TimeoutError("the response did not complete before the deadline")
+        if len(received) >= RESPONSE_READ_LIMIT:
+            break
+    return received[:RESPONSE_BODY_LIMIT].decode("utf-8", errors="replace")
+
+
+def _classify(exc: Exception, attempt: _Attempt) -> tuple[str, str]:
+    if attempt.expired or time.monotonic() >= attempt.deadline or isinstance(exc, (requests.Timeout, TimeoutError)):
+        return "timeout", "No complete response before the attempt's deadline."
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "tls_error", _describe(exc)
+    if _caused_by(exc, ConnectionRefusedError):
+        return "connection_refused", "The endpoint refused the connection."
+    if _caused_by(exc, ConnectionResetError):
+        return "connection_reset", "The endpoint reset the connection."
+    return "connection_error", _describe(exc)
+
+
+def _caused_by(exc: BaseException, kind: type) -> bool:
+    seen = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, kind):
+            return True
+        pending += [current.__cause__, current.__context__, *[a for a in current.args if isinstance(a, BaseException)]]
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            pending.append(reason)
+    return False
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _failure(error: str, detail: str, started: float) -> AttemptResult:
+    return AttemptResult(None, error, detail[:500], "", _elapsed_ms(started))
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

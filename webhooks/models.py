@@ -1,0 +1,62 @@
+"""Webhook endpoints: where a business or a hub wants its booking events sent."""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from bookings.models import Business, Hub
+
+from .url_policy import MAX_URL_LENGTH, endpoint_url_validator
+
+
+class WebhookEndpointQuerySet(models.QuerySet):
+    def alive(self):
+        """Not deleted. Deleted endpoints stay in the table so their delivery log survives."""
+        return self.filter(deleted_at__isnull=True)
+
+
+class WebhookEndpoint(models.Model):
+    class DisabledReason(models.TextChoices):
+        GONE = "gone", "The endpoint answered 410 Gone"
+        FAILING = "failing", "Every delivery failed for too long"
+        MANUAL = "manual", "Disabled through the API or admin"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Owned by a business (business set, hub empty) or by a hub (hub set, and
+    # business set only when the hub narrowed it to one of its businesses).
+    business = models.ForeignKey(
+        Business, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    hub = models.ForeignKey(
+        Hub, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.CharField(max_length=MAX_URL_LENGTH, validators=[endpoint_url_validator])
+    events = models.JSONField(help_text="Subscribed event types, or ['*'] for all.")
+    description = models.CharField(max_length=500, blank=True)
+    secret = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+    disabled_reason = models.CharField(
+        max_length=20, choices=DisabledReason.choices, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WebhookEndpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="webhook_endpoint_has_an_owner",
+                condition=Q(business__isnull=False) | Q(hub__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None

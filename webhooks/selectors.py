@@ -1,0 +1,27 @@
+"""Reads of webhook endpoints: what a caller may see, and who receives an event."""
+
+from django.db.models import Q, QuerySet
+
+from bookings.models import ApiKey, Business
+
+from .event_types import is_subscribed
+from .models import WebhookEndpoint
+
+
+def webhook_endpoints_visible_to(api_key: ApiKey) -> QuerySet[WebhookEndpoint]:
+    """A business key sees its business's endpoints; a hub key the hub's and its businesses'."""
+    endpoints = WebhookEndpoint.objects.alive()
+    if api_key.business_id is not None:
+        return endpoints.filter(business_id=api_key.business_id, hub__isnull=True)
+    return endpoints.filter(Q(hub_id=api_key.hub_id) | Q(business__hub_id=api_key.hub_id))
+
+
+def webhook_endpoints_for_event(*, business: Business, event_type: str) -> list[WebhookEndpoint]:
+    """The active endpoints that should receive `event_type` for one of `business`'s bookings."""
+    owners = Q(business=business, hub__isnull=True)
+    if business.hub_id is not None:
+        owners |= Q(hub_id=business.hub_id, business__isnull=True)
+        owners |= Q(hub_id=business.hub_id, business=business)
+    candidates = WebhookEndpoint.objects.alive().filter(owners, is_active=True)
+    # Subscriptions are a short JSON list; filtering them here works on every database.
+    return [endpoint for endpoint in candidates if is_subscribed(endpoint.events, event_type)]

@@ -1,0 +1,76 @@
+from rest_framework import serializers
+
+from bookings.models import Business
+
+from .event_types import ALL_EVENTS, EVENT_TYPES
+from .models import WebhookEndpoint
+
+EVENT_CHOICES = [*EVENT_TYPES, ALL_EVENTS]
+MAX_SUBSCRIBED_EVENTS = 20
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    business_id = serializers.UUIDField(read_only=True, allow_null=True)
+    hub_id = serializers.UUIDField(read_only=True, allow_null=True)
+    events = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = [
+            "id",
+            "url",
+            "events",
+            "description",
+            "is_active",
+            "disabled_reason",
+            "business_id",
+            "hub_id",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    """The one answer that shows the signing secret: the answer to registration."""
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+
+class EventListField(serializers.ListField):
+    child = serializers.ChoiceField(choices=EVENT_CHOICES)
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_empty=False, max_length=MAX_SUBSCRIBED_EVENTS, **kwargs)
+
+    def to_internal_value(self, data):
+        events = super().to_internal_value(data)
+        if len(set(events)) != len(events):
+            raise serializers.ValidationError("Each event type may appear only once.")
+        return events
+
+
+class WebhookEndpointCreateSerializer(serializers.ModelSerializer):
+    """Input of registration. `url` is checked by the model field's validator."""
+
+    events = EventListField()
+    business_id = serializers.UUIDField(
+        required=False, allow_null=True, default=None,
+        help_text="Hub keys only: send only this business's events.",
+    )
+
+    def validate_business_id(self, business_id):
+        if business_id is None:
+            return None
+        api_key = self.context["request"].auth
+        if api_key.hub_id is None:
+            raise serializers.ValidationError("Only hub keys may choose a business.")
+        business = Business.objects.filter(pk=business_id, hub_id=api_key.hub_id).first()
+        if business is None:
+            raise serializers.ValidationError("No business with this id belongs to your hub.")
+        return business
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "events", "description", "business_id"]

@@ -1,0 +1,110 @@
+"""Which endpoint URLs we accept, and which addresses we are willing to connect to.
+
+Used twice: when an endpoint is registered (webhooks.services) and before every
+delivery attempt (deliveries.transport), where the vetted address is the one the
+connection is pinned to, so a second DNS answer cannot point us elsewhere.
+"""
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+MAX_URL_LENGTH = 2048
+
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+SIX_TO_FOUR_PREFIX = ipaddress.ip_network("2002::/16")
+IPV4_COMPATIBLE_PREFIX = ipaddress.ip_network("::/96")
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class InvalidEndpointUrl(ValueError):
+    """The URL is not one we deliver to; the message says why, for the API caller."""
+
+
+class UnresolvableHost(InvalidEndpointUrl):
+    """DNS gave no answer; we fail closed."""
+
+
+class BlockedAddress(InvalidEndpointUrl):
+    """The host resolves to (or is) an address that is not on the public internet."""
+
+
+def validate_endpoint_url(url: str) -> str:
+    """The URL if acceptable for the current environment, else InvalidEndpointUrl."""
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidEndpointUrl(f"Must be at most {MAX_URL_LENGTH} characters.")
+    parts = urlsplit(url)
+    allowed_schemes = {"https"} if settings.WEBHOOK_REQUIRE_HTTPS else {"http", "https"}
+    if parts.scheme not in allowed_schemes:
+        raise InvalidEndpointUrl(f"Must be an absolute {' or '.join(sorted(allowed_schemes))} URL.")
+    if not parts.hostname:
+        raise InvalidEndpointUrl("Must include a host.")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidEndpointUrl("Must not include a user name or password.")
+    try:
+        port = parts.port
+    except ValueError:
+        raise InvalidEndpointUrl("Has an invalid port.") from None
+    if not settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+        resolve_public_addresses(parts.hostname, port or default_port(parts.scheme))
+    return url
+
+
+def endpoint_url_validator(url: str) -> None:
+    """validate_endpoint_url as a Django field validator (model forms, the admin, DRF)."""
+    try:
+        validate_endpoint_url(url)
+    except InvalidEndpointUrl as exc:
+        raise ValidationError(str(exc), code="invalid_url") from exc
+
+
+def default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one wraps (mapped, compatible, NAT64 or 6to4), if any."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in NAT64_PREFIX or address in IPV4_COMPATIBLE_PREFIX:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def is_public_address(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        wrapped = embedded_ipv4(address)
+        if wrapped is not None:
+            return is_public_address(wrapped)
+    return address.is_global and not address.is_multicast and not address.is_reserved
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address the host resolves to. DNS failure is an error (fail closed)."""
+    try:
+        answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnresolvableHost(f"The host {host!r} could not be resolved.") from exc
+    addresses = []
+    for *_, sockaddr in answers:
+        address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+def resolve_public_addresses(host: str, port: int) -> list[IPAddress]:
+    """The host's addresses, refused if any one of them is not public."""
+    addresses = resolve(host, port)
+    blocked = [str(address) for address in addresses if not is_public_address(address)]
+    if blocked:
+        raise BlockedAddress(
+            f"The host {host!r} resolves to a non-public address ({', '.join(blocked)})."
+        )
+    return addresses
