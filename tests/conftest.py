@@ -1,0 +1,87 @@
+"""Fixtures shared by every test: tenants, keys, API clients and bookings.
+
+Objects are made through the project's own services, the way the API makes them.
+"""
+
+import shutil
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from bookings import services as booking_services
+from bookings.api_keys import api_key_issue
+from bookings.models import Business, Hub
+
+STARTS_AT = datetime(2026, 12, 1, 14, 0, tzinfo=timezone.utc)
+
+
+class Tenant:
+    """A business or hub with a live key and an API client that sends it."""
+
+    def __init__(self, *, business: Business | None = None, hub: Hub | None = None):
+        self.business, self.hub = business, hub
+        issued = api_key_issue(business=business, hub=hub)
+        self.api_key, self.key = issued.api_key, issued.key
+        self.client = APIClient()
+        self.client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.key}")
+
+
+@pytest.fixture
+def make_business(db):
+    def make(name: str = "Acme Wash", plan: str = Business.Plan.GROWTH_PRO, hub: Hub | None = None) -> Tenant:
+        return Tenant(business=Business.objects.create(name=name, plan=plan, hub=hub))
+
+    return make
+
+
+@pytest.fixture
+def make_hub(db):
+    def make(name: str = "North Hub") -> Tenant:
+        return Tenant(hub=Hub.objects.create(name=name))
+
+    return make
+
+
+@pytest.fixture
+def tenant(make_business) -> Tenant:
+    return make_business("Acme Wash")
+
+
+@pytest.fixture
+def other_tenant(make_business) -> Tenant:
+    return make_business("Rival Wash")
+
+
+@pytest.fixture
+def anonymous_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def make_booking(db):
+    """A confirmed booking of the tenant's business, created through the service layer."""
+
+    def make(tenant: Tenant, *, starts_at: datetime = STARTS_AT, minutes: int = 30, email: str = "jane@example.com"):
+        business = tenant.business
+        location = business.locations.first() or booking_services.location_create(business=business, name="Main Shop")
+        service = business.services.first() or booking_services.service_create(business=business, name="Express Wash")
+        return booking_services.booking_create(
+            business=business,
+            service=service,
+            location=location,
+            client={"first_name": "Jane", "last_name": "Doe", "email": email},
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(minutes=minutes),
+        )
+
+    return make
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove this run's filesystem broker folder (embedded defaults only)."""
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
+    folder = options.get("data_folder_in", "")
+    if "test-broker-" in folder:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,24 @@
+"""Settings for the test suite: the project's own, adjusted only where tests need it."""
+
+import os
+import uuid
+
+from calendence.settings import *  # noqa: F403
+from calendence.settings import DATABASES, VAR_DIR
+
+# Worker threads in the end-to-end tests open their own connections: close them
+# after each task so the test database can be flushed and dropped.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Several test runs may share one Redis: each run gets a queue of its own.
+CELERY_TASK_DEFAULT_QUEUE = f"calendence-test-{uuid.uuid4().hex[:12]}"
+if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
+    _broker_dir = VAR_DIR / f"test-broker-{os.getpid()}"
+    _broker_dir.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "polling_interval": 0.05,
+    }
