@@ -9,6 +9,10 @@ from calendence.settings import DATABASES, VAR_DIR
 # Worker threads in the end-to-end tests open their own connections: close them
 # after each task so the test database can be flushed and dropped.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The end-to-end tests run a Celery worker in threads next to the test: a file
+    # (not in-memory) test database lets every thread see the same committed data.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
