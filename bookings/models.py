@@ -160,6 +160,10 @@ class Booking(models.Model):
         instance._remember_saved_state()
         return instance
 
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._remember_saved_state()
+
     def _remember_saved_state(self) -> None:
         self._saved_state = {
             "status": self.status,

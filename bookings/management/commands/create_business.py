@@ -6,7 +6,7 @@ from ._common import get_by_id, print_json
 
 
 class Command(BaseCommand):
-    help = "Create a business. Prints {id, name, plan, hub_id} as JSON."
+    help = "Create a business. Prints {id, name, plan} as JSON."
 
     def add_arguments(self, parser):
         parser.add_argument("name")
@@ -16,7 +16,4 @@ class Command(BaseCommand):
     def handle(self, *args, name, plan, hub, **options):
         hub_obj = get_by_id(Hub, hub, "hub") if hub else None
         business = Business.objects.create(name=name, plan=plan, hub=hub_obj)
-        print_json(
-            self,
-            {"id": str(business.id), "name": business.name, "plan": business.plan, "hub_id": hub_obj and str(hub_obj.id)},
-        )
+        print_json(self, {"id": str(business.id), "name": business.name, "plan": business.plan})
