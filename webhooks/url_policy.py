@@ -6,6 +6,7 @@ connection is pinned to, so a second DNS answer cannot point us elsewhere.
 """
 
 import ipaddress
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -19,6 +20,9 @@ SIX_TO_FOUR_PREFIX = ipaddress.ip_network("2002::/16")
 IPV4_COMPATIBLE_PREFIX = ipaddress.ip_network("::/96")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# A DNS name: dot-separated labels of letters, digits and inner hyphens (after IDNA).
+HOST_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?$")
 
 
 class InvalidEndpointUrl(ValueError):
@@ -37,7 +41,11 @@ def validate_endpoint_url(url: str) -> str:
     """The URL if acceptable for the current environment, else InvalidEndpointUrl."""
     if len(url) > MAX_URL_LENGTH:
         raise InvalidEndpointUrl(f"Must be at most {MAX_URL_LENGTH} characters.")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise InvalidEndpointUrl("Is not a valid URL.") from None
     allowed_schemes = {"https"} if settings.WEBHOOK_REQUIRE_HTTPS else {"http", "https"}
     if parts.scheme not in allowed_schemes:
         raise InvalidEndpointUrl(f"Must be an absolute {' or '.join(sorted(allowed_schemes))} URL.")
@@ -45,10 +53,10 @@ def validate_endpoint_url(url: str) -> str:
         raise InvalidEndpointUrl("Must include a host.")
     if parts.username is not None or parts.password is not None:
         raise InvalidEndpointUrl("Must not include a user name or password.")
-    try:
-        port = parts.port
-    except ValueError:
-        raise InvalidEndpointUrl("Has an invalid port.") from None
+    if not is_valid_host(parts.hostname):
+        raise InvalidEndpointUrl(f"{parts.hostname!r} is not a valid host name or IP address.")
+    if port == 0:
+        raise InvalidEndpointUrl("Has an invalid port.")
     if not settings.WEBHOOK_ALLOW_PRIVATE_URLS:
         resolve_public_addresses(parts.hostname, port or default_port(parts.scheme))
     return url
@@ -60,6 +68,19 @@ def endpoint_url_validator(url: str) -> None:
         validate_endpoint_url(url)
     except InvalidEndpointUrl as exc:
         raise ValidationError(str(exc), code="invalid_url") from exc
+
+
+def is_valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return len(ascii_host) <= 253 and HOST_NAME.match(ascii_host) is not None
 
 
 def default_port(scheme: str) -> int:
@@ -82,6 +103,8 @@ def is_public_address(address: IPAddress) -> bool:
         wrapped = embedded_ipv4(address)
         if wrapped is not None:
             return is_public_address(wrapped)
+    if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
+        return False  # fec0::/10: deprecated, never routed publicly
     return address.is_global and not address.is_multicast and not address.is_reserved
 
 
