@@ -1,10 +1,11 @@
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from calendence.errors import Conflict
 from calendence.openapi import CONFLICT_RESPONSE, ERROR_RESPONSES
+from calendence.viewsets import TenantScopedViewSet
 
 from . import services
 from .models import Booking, Location, Service
@@ -17,17 +18,13 @@ from .serializers import (
     ServiceSerializer,
 )
 
-BUSINESS_ONLY = [*viewsets.GenericViewSet.permission_classes, IsBusinessKey]
-
-
-class BusinessScopedViewSet(viewsets.GenericViewSet):
+class BusinessScopedViewSet(TenantScopedViewSet):
     """A viewset over one model of the caller's business."""
 
-    permission_classes = BUSINESS_ONLY
-    model = None
+    permission_classes = [*TenantScopedViewSet.permission_classes, IsBusinessKey]
 
-    def get_queryset(self):
-        return self.model.objects.filter(business_id=self.request.auth.business_id)
+    def scoped_queryset(self, api_key):
+        return self.model.objects.filter(business_id=api_key.business_id)
 
 
 @extend_schema_view(
@@ -67,8 +64,8 @@ class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BusinessS
     serializer_class = BookingSerializer
     http_method_names = ["get", "post", "patch", "head", "options"]
 
-    def get_queryset(self):
-        return super().get_queryset().select_related("service", "location", "client")
+    def scoped_queryset(self, api_key):
+        return super().scoped_queryset(api_key).select_related("service", "location", "client")
 
     @extend_schema(
         summary="Create a booking (emits booking.created)",

@@ -52,21 +52,33 @@ def _message_of(exc: exceptions.APIException) -> str:
     return str(detail)
 
 
-def flatten_fields(detail, prefix: str = "") -> dict[str, list[str]]:
-    """DRF's nested error detail as {"client.email": ["..."]}; list-level errors under "non_field_errors"."""
+def flatten_fields(detail) -> dict[str, list[str]]:
+    """DRF's error detail keyed by top-level field, nested paths folded into the messages.
+
+    {"client": {"email": ["Enter a valid email address."]}} becomes
+    {"client": ["email: Enter a valid email address."]}; errors about the body as a
+    whole go under "non_field_errors".
+    """
+    if not isinstance(detail, dict):
+        return {"non_field_errors": _messages(detail)}
+    return {str(name): _messages(value) for name, value in detail.items()}
+
+
+def _messages(detail, path: str = "") -> list[str]:
     if isinstance(detail, dict):
-        fields: dict[str, list[str]] = {}
-        for name, value in detail.items():
-            fields.update(flatten_fields(value, f"{prefix}.{name}" if prefix else str(name)))
-        return fields
-    if isinstance(detail, list) and any(isinstance(item, (dict, list)) for item in detail):
-        fields = {}
-        for index, item in enumerate(detail):
-            if item:
-                fields.update(flatten_fields(item, f"{prefix}[{index}]" if prefix else str(index)))
-        return fields
-    messages = detail if isinstance(detail, list) else [detail]
-    return {prefix or "non_field_errors": [str(message) for message in messages]}
+        return [m for key, value in detail.items() for m in _messages(value, _join(path, key))]
+    if isinstance(detail, list):
+        return [m for index, item in enumerate(detail) for m in _messages(item, _item_path(path, index, item))]
+    return [f"{path}: {detail}" if path else str(detail)]
+
+
+def _join(path: str, key) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _item_path(path: str, index: int, item) -> str:
+    # A list of plain messages is just several messages; a list of nested errors is indexed.
+    return _join(path, index) if isinstance(item, (dict, list)) else path
 
 
 # Django-level handlers, for what never reaches a DRF view (an unknown path, a crash).

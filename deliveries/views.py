@@ -1,27 +1,28 @@
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from calendence.openapi import ERROR_RESPONSES
+from calendence.viewsets import TenantScopedViewSet
 from webhooks.permissions import HasWebhooksPlan
 from webhooks.selectors import webhook_endpoints_visible_to
 
 from . import services
-from .models import DeliveryAttempt
+from .models import Delivery, DeliveryAttempt
 from .selectors import deliveries_visible_to
 from .serializers import DeliveryDetailSerializer, DeliveryFilterSerializer, DeliverySerializer
 
-WEBHOOK_PERMISSIONS = [*viewsets.GenericViewSet.permission_classes, HasWebhooksPlan]
+class DeliveryLogViewSet(TenantScopedViewSet):
+    """Deliveries to the caller's webhooks, with their attempts in order."""
 
+    permission_classes = [*TenantScopedViewSet.permission_classes, HasWebhooksPlan]
+    model = Delivery
 
-class DeliveryQuerysetMixin:
-    permission_classes = WEBHOOK_PERMISSIONS
-
-    def get_queryset(self):
-        return deliveries_visible_to(self.request.auth).prefetch_related(
+    def scoped_queryset(self, api_key):
+        return deliveries_visible_to(api_key).prefetch_related(
             Prefetch("attempts", queryset=DeliveryAttempt.objects.order_by("number"))
         )
 
@@ -36,16 +37,16 @@ class DeliveryQuerysetMixin:
         responses={200: DeliverySerializer, **ERROR_RESPONSES},
     )
 )
-class WebhookDeliveryViewSet(DeliveryQuerysetMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+class WebhookDeliveryViewSet(mixins.ListModelMixin, DeliveryLogViewSet):
     """GET /webhooks/{webhook_id}/deliveries"""
 
     serializer_class = DeliverySerializer
 
-    def get_queryset(self):
-        endpoint = get_object_or_404(webhook_endpoints_visible_to(self.request.auth), pk=self.kwargs["webhook_id"])
+    def scoped_queryset(self, api_key):
+        endpoint = get_object_or_404(webhook_endpoints_visible_to(api_key), pk=self.kwargs["webhook_id"])
         filters = DeliveryFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        deliveries = super().get_queryset().filter(endpoint=endpoint)
+        deliveries = super().scoped_queryset(api_key).filter(endpoint=endpoint)
         if "status" in filters.validated_data:
             deliveries = deliveries.filter(status=filters.validated_data["status"])
         if "event" in filters.validated_data:
@@ -56,7 +57,7 @@ class WebhookDeliveryViewSet(DeliveryQuerysetMixin, mixins.ListModelMixin, views
 @extend_schema_view(
     retrieve=extend_schema(summary="Get a delivery with its attempts", responses={200: DeliveryDetailSerializer, **ERROR_RESPONSES})
 )
-class DeliveryViewSet(DeliveryQuerysetMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DeliveryViewSet(mixins.RetrieveModelMixin, DeliveryLogViewSet):
     """GET /deliveries/{id}, POST /deliveries/{id}/redeliver"""
 
     serializer_class = DeliveryDetailSerializer

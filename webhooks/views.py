@@ -1,10 +1,12 @@
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.response import Response
 
 from calendence.openapi import ERROR_RESPONSES
+from calendence.viewsets import TenantScopedViewSet
 
 from . import services
+from .models import WebhookEndpoint
 from .permissions import HasWebhooksPlan
 from .selectors import webhook_endpoints_visible_to
 from .serializers import (
@@ -24,13 +26,14 @@ class WebhookEndpointViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
+    TenantScopedViewSet,
 ):
-    permission_classes = [*viewsets.GenericViewSet.permission_classes, HasWebhooksPlan]
+    permission_classes = [*TenantScopedViewSet.permission_classes, HasWebhooksPlan]
+    model = WebhookEndpoint
     serializer_class = WebhookEndpointSerializer
 
-    def get_queryset(self):
-        return webhook_endpoints_visible_to(self.request.auth)
+    def scoped_queryset(self, api_key):
+        return webhook_endpoints_visible_to(api_key)
 
     @extend_schema(
         summary="Register a webhook",
