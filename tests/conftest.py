@@ -13,6 +13,9 @@ from rest_framework.test import APIClient
 from bookings import services as booking_services
 from bookings.api_keys import api_key_issue
 from bookings.models import Business, Hub
+from tests.support.receiver import Answer, Receiver
+from webhooks import event_types
+from webhooks.services import webhook_endpoint_create
 
 STARTS_AT = datetime(2026, 12, 1, 14, 0, tzinfo=timezone.utc)
 
@@ -75,6 +78,35 @@ def make_booking(db):
             starts_at=starts_at,
             ends_at=starts_at + timedelta(minutes=minutes),
         )
+
+    return make
+
+
+@pytest.fixture
+def make_receiver():
+    """Real local HTTP receivers, closed after the test."""
+    receivers = []
+
+    def make(answer: Answer | None = None) -> Receiver:
+        receiver = Receiver(answer)
+        receivers.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in receivers:
+        receiver.close()
+
+
+@pytest.fixture
+def make_endpoint(db):
+    """An endpoint of the tenant pointing at a receiver, which learns its secret to verify signatures."""
+
+    def make(tenant: Tenant, receiver: Receiver, events: list[str] | None = None):
+        endpoint = webhook_endpoint_create(
+            owner=tenant.api_key, url=receiver.url, events=events or list(event_types.EVENT_TYPES)
+        )
+        receiver.secret = endpoint.secret
+        return endpoint
 
     return make
 

@@ -1,0 +1,108 @@
+"""One HTTP attempt against real local servers: deadline, redirects, caps, pinning."""
+
+import socket
+import time
+
+import pytest
+
+from deliveries import transport
+from deliveries.models import RESPONSE_BODY_LIMIT
+from tests.support.receiver import Answer
+
+HEADERS = {"Content-Type": "application/json"}
+
+
+def post(url: str, *, timeout: float = 2.0, allow_private: bool = True) -> transport.AttemptResult:
+    return transport.post(url, b'{"hello": "world"}', HEADERS, timeout=timeout, allow_private=allow_private)
+
+
+def test_2xx_succeeds_and_keeps_the_body(make_receiver):
+    receiver = make_receiver(Answer(status=204, body=b""))
+    result = post(receiver.url)
+    assert result.succeeded and result.status_code == 204 and result.error is None
+    assert receiver.wait_for(1)[0].body == b'{"hello": "world"}'
+
+
+def test_5xx_fails_with_its_status_and_body(make_receiver):
+    result = post(make_receiver(Answer(status=500, body=b"boom")).url)
+    assert not result.succeeded
+    assert (result.status_code, result.error, result.response_body) == (500, None, "boom")
+
+
+def test_stored_response_body_is_capped(make_receiver):
+    result = post(make_receiver(Answer(body=b"x" * 100_000)).url)
+    assert result.succeeded
+    assert len(result.response_body) == RESPONSE_BODY_LIMIT
+
+
+def test_redirect_is_not_followed(make_receiver):
+    target = make_receiver()
+    result = post(make_receiver(Answer(status=302, headers={"Location": target.url})).url)
+    assert (result.status_code, result.error) == (302, "redirect_not_followed")
+    assert not result.succeeded
+    assert target.wait_for(1, timeout=0.5) == []
+
+
+def test_slow_answer_times_out_within_the_deadline(make_receiver):
+    result = post(make_receiver(Answer(delay=5)).url, timeout=1.0)
+    assert result.error == "timeout" and result.status_code is None
+    assert result.duration_ms < 1800
+
+
+def test_trickled_body_cannot_extend_the_attempt(make_receiver):
+    # Every byte arrives well within a per-read timeout; only a whole-attempt deadline stops it.
+    receiver = make_receiver(Answer(body=b"x" * 100, trickle_interval=0.1))
+    started = time.monotonic()
+    result = post(receiver.url, timeout=1.0)
+    assert result.error == "timeout"
+    assert time.monotonic() - started < 1.8
+
+
+def test_refused_connection(unused_port):
+    result = post(f"http://127.0.0.1:{unused_port}/")
+    assert (result.error, result.status_code) == ("connection_refused", None)
+
+
+def test_dns_failure_fails_closed(monkeypatch):
+    def no_answer(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_answer)
+    result = post("https://hooks.example.invalid/", allow_private=False)
+    assert result.error == "dns_error"
+
+
+def test_private_address_is_blocked_before_connecting(make_receiver):
+    receiver = make_receiver()
+    result = post(receiver.url, allow_private=False)
+    assert result.error == "blocked_address"
+    assert receiver.wait_for(1, timeout=0.3) == []
+
+
+def test_connection_is_pinned_to_the_first_answer_and_keeps_the_host_name(make_receiver, monkeypatch):
+    """DNS rebinding: the name is resolved once per attempt and the connection goes to that
+    answer (the receiver on 127.0.0.1), never to a later one (127.0.0.2, where nothing listens)."""
+    receiver = make_receiver()
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    real_getaddrinfo = socket.getaddrinfo
+    answers = iter(["127.0.0.1", "127.0.0.2", "127.0.0.2"])
+    lookups = []
+
+    def rebinding_dns(host, *args, **kwargs):
+        if host == "hooks.customer.test":
+            lookups.append(host)
+            host = next(answers)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
+    result = post(f"http://hooks.customer.test:{port}/hooks")
+    assert result.succeeded, result
+    assert receiver.wait_for(1)[0].headers["Host"] == f"hooks.customer.test:{port}"
+    assert lookups == ["hooks.customer.test"]
+
+
+@pytest.fixture
+def unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

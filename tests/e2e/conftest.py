@@ -1,0 +1,41 @@
+"""A real Celery worker, in threads of the test process, on the configured broker.
+
+With CELERY_BROKER_URL set (CI: the machine's Redis) it uses that broker; with
+nothing set, kombu's filesystem transport. Each test run has its own queue
+(tests/settings.py), so runs sharing a Redis do not take each other's tasks.
+
+One worker serves the whole session: Celery's embedded test worker does not
+survive being started and stopped repeatedly in one process (a later worker's
+ETA timer stops firing), and one start is faster too. A task left over from an
+earlier test finds its delivery gone (the database is flushed) and does nothing.
+"""
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.db import connections
+
+from calendence.celery import app as celery_app
+
+WORKER_THREADS = 4
+
+
+@pytest.fixture(scope="session")
+def session_worker():
+    with start_worker(
+        celery_app,
+        pool="threads",
+        concurrency=WORKER_THREADS,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=30,
+    ) as worker:
+        yield worker
+    connections.close_all()
+
+
+@pytest.fixture
+def celery_worker(session_worker, transactional_db, settings):
+    """The running worker, with delays short enough for tests."""
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 0.5
+    settings.WEBHOOK_TIMEOUT_SECONDS = 2.0
+    return session_worker
