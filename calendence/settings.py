@@ -130,7 +130,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+# Filled by `collectstatic` (the Docker image does it at build) and served by WhiteNoise.
+STATIC_ROOT = BASE_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
 
 LOGGING = {
