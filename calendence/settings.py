@@ -213,6 +213,9 @@ WEBHOOK_USER_AGENT = f"Calendence-Webhooks/{VERSION}"
 # A due delivery that no worker has claimed this long after it fell due is handed
 # to Celery again by the sweeper; the claim makes a second copy harmless.
 WEBHOOK_SWEEP_AFTER_SECONDS = env_float("WEBHOOK_SWEEP_AFTER_SECONDS", 30)
+# A worker's claim on a delivery lasts one attempt's deadline plus this margin (room
+# to write the log); a worker that dies leaves a claim that runs out after it.
+WEBHOOK_CLAIM_MARGIN_SECONDS = env_float("WEBHOOK_CLAIM_MARGIN_SECONDS", 30)
 
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-deliveries": {

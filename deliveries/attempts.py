@@ -20,8 +20,6 @@ from . import transport
 from .models import Delivery, DeliveryAttempt
 from .signing import calendence_signature, standard_webhooks_signature
 
-# How long past the attempt's own deadline a claim lasts: room to write the log.
-CLAIM_MARGIN_SECONDS = 30
 # At most this much random delay is added to each backoff, as a share of it.
 RETRY_JITTER = 0.1
 
@@ -42,7 +40,7 @@ def retry_delay(attempt_in_series: int) -> float:
 def delivery_claim(delivery_id: str) -> Delivery | None:
     """The delivery, now claimed by this worker, if it is due and nobody else holds it."""
     now = timezone.now()
-    claim_until = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + CLAIM_MARGIN_SECONDS)
+    claim_until = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + settings.WEBHOOK_CLAIM_MARGIN_SECONDS)
     claimed = (
         Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))

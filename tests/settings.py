@@ -16,8 +16,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# Several test runs may share one Redis: each run gets a queue of its own.
-CELERY_TASK_DEFAULT_QUEUE = f"calendence-test-{uuid.uuid4().hex[:12]}"
+# Several test runs may share one Redis: each run gets a queue of its own (worker
+# processes started by a test are given the test's queue through CELERY_QUEUE).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE") or f"calendence-test-{uuid.uuid4().hex[:12]}"
 if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
     _broker_dir = VAR_DIR / f"test-broker-{os.getpid()}"
     _broker_dir.mkdir(parents=True, exist_ok=True)
