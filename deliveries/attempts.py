@@ -7,6 +7,7 @@ after one attempt's deadline plus a margin: if the worker dies, the delivery
 becomes claimable again and the attempt it left open is closed as `worker_lost`.
 """
 
+import logging
 import random
 import time
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from django.utils import timezone
 from . import transport
 from .models import Delivery, DeliveryAttempt
 from .signing import calendence_signature, standard_webhooks_signature
+
+logger = logging.getLogger(__name__)
 
 # At most this much random delay is added to each backoff, as a share of it.
 RETRY_JITTER = 0.1
@@ -141,18 +144,22 @@ def _summary(result: transport.AttemptResult) -> str:
     return "" if result.succeeded else f"HTTP {result.status_code}"
 
 
-def _settle(delivery: Delivery, *, succeeded: bool, error: str, final: bool) -> AttemptOutcome:
-    """Close the delivery, or schedule its next attempt (in the row, not only in the broker)."""
+def _settle(delivery: Delivery, *, succeeded: bool, error: str, final: bool) -> AttemptOutcome | None:
+    """Close the delivery, or schedule its next attempt (in the row, not only in the broker).
+
+    Only while this worker's claim still stands: if it ran out and another worker took
+    the delivery over, that worker's record wins and this one writes nothing.
+    """
     now = timezone.now()
-    delivery.claimed_until = None
-    delivery.last_error = error
+    changes = {"claimed_until": None, "last_error": error, "updated_at": now}
     if final:
-        delivery.status = Delivery.Status.SUCCEEDED if succeeded else Delivery.Status.FAILED
-        delivery.next_attempt_at = None
-        delivery.completed_at = now
+        status = Delivery.Status.SUCCEEDED if succeeded else Delivery.Status.FAILED
+        changes.update(status=status, next_attempt_at=None, completed_at=now)
     else:
-        delivery.next_attempt_at = now + timedelta(seconds=retry_delay(delivery.attempts_in_series))
-    delivery.save(
-        update_fields=["claimed_until", "last_error", "status", "next_attempt_at", "completed_at", "updated_at"]
-    )
-    return AttemptOutcome(delivery.id, delivery.status, delivery.next_attempt_at)
+        status = Delivery.Status.PENDING
+        changes["next_attempt_at"] = now + timedelta(seconds=retry_delay(delivery.attempts_in_series))
+    settled = Delivery.objects.filter(pk=delivery.pk, claimed_until=delivery.claimed_until).update(**changes)
+    if not settled:
+        logger.warning("Delivery %s was taken over by another worker; not settling it here.", delivery.pk)
+        return None
+    return AttemptOutcome(delivery.id, status, changes["next_attempt_at"])
