@@ -73,7 +73,7 @@ class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BusinessS
         responses={201: BookingSerializer, **ERROR_RESPONSES},
     )
     def create(self, request, *args, **kwargs):
-        data = self._validated(BookingCreateSerializer)
+        data = self.validated(BookingCreateSerializer)
         booking = services.booking_create(
             business=request.auth.business,
             service=data["service_id"],
@@ -90,7 +90,7 @@ class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BusinessS
         responses={200: BookingSerializer, **ERROR_RESPONSES, **CONFLICT_RESPONSE},
     )
     def partial_update(self, request, *args, **kwargs):
-        data = self._validated(BookingRescheduleSerializer)
+        data = self.validated(BookingRescheduleSerializer)
         return self._change(services.booking_reschedule, **data)
 
     @extend_schema(
@@ -110,11 +110,6 @@ class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BusinessS
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         return self._change(services.booking_complete)
-
-    def _validated(self, serializer_class) -> dict:
-        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
     def _change(self, service, **changes):
         try:

@@ -17,3 +17,9 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
 
     def scoped_queryset(self, api_key):
         raise NotImplementedError
+
+    def validated(self, serializer_class, **kwargs) -> dict:
+        """The request body checked by `serializer_class`; a 400 with field errors otherwise."""
+        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context(), **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data

@@ -35,6 +35,9 @@ class WebhookEndpoint(models.Model):
     events = models.JSONField(help_text="Subscribed event types, or ['*'] for all.")
     description = models.CharField(max_length=500, blank=True)
     secret = models.CharField(max_length=100)
+    # After a rotation the previous secret keeps signing (alongside) until it expires.
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     disabled_reason = models.CharField(
         max_length=20, choices=DisabledReason.choices, null=True, blank=True
@@ -60,3 +63,9 @@ class WebhookEndpoint(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+    def signing_secrets(self, now) -> list[str]:
+        """The secrets that sign a delivery made at `now`: the current one first."""
+        if self.previous_secret and self.previous_secret_expires_at and now < self.previous_secret_expires_at:
+            return [self.secret, self.previous_secret]
+        return [self.secret]

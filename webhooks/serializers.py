@@ -4,6 +4,7 @@ from bookings.models import Business
 
 from .event_types import ALL_EVENTS, EVENT_TYPES
 from .models import WebhookEndpoint
+from .services import DEFAULT_ROTATION_GRACE_SECONDS, MAX_ROTATION_GRACE_SECONDS
 
 EVENT_CHOICES = [*EVENT_TYPES, ALL_EVENTS]
 MAX_SUBSCRIBED_EVENTS = 20
@@ -74,3 +75,34 @@ class WebhookEndpointCreateSerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookEndpoint
         fields = ["url", "events", "description", "business_id"]
+
+
+class WebhookEndpointUpdateSerializer(serializers.ModelSerializer):
+    """PATCH: any of url, events, description, is_active."""
+
+    events = EventListField(required=False)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "events", "description", "is_active"]
+        extra_kwargs = {field: {"required": False} for field in fields}
+
+
+class RotateSecretSerializer(serializers.Serializer):
+    grace_seconds = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_ROTATION_GRACE_SECONDS,
+        default=DEFAULT_ROTATION_GRACE_SECONDS,
+        help_text="How long the previous secret keeps signing too (0 ends it now).",
+    )
+
+
+class SecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="The new signing secret (whsec_…). Shown only here.")
+
+
+class EventTypeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    schema = serializers.JSONField(help_text="JSON Schema of the delivered body.")
+    example = serializers.JSONField()

@@ -1,7 +1,8 @@
-"""Writes of webhook endpoints: register, change, delete, rotate."""
+"""Writes of webhook endpoints: register, change, rotate the secret, disable, delete."""
 
 import base64
 import secrets
+from datetime import timedelta
 
 from django.utils import timezone
 
@@ -11,6 +12,8 @@ from .models import WebhookEndpoint
 
 SECRET_PREFIX = "whsec_"
 SECRET_RANDOM_BYTES = 32
+DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600
+MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600
 
 
 def generate_secret() -> str:
@@ -43,6 +46,39 @@ def webhook_endpoint_create(
         description=description,
         secret=generate_secret(),
     )
+
+
+def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
+    """Change url, events, description or is_active (validated by the caller).
+
+    Disabling by hand records the reason "manual"; enabling clears any reason,
+    including an automatic one ("gone", "failing").
+    """
+    if "is_active" in changes and changes["is_active"] != endpoint.is_active:
+        endpoint.disabled_reason = None if changes["is_active"] else WebhookEndpoint.DisabledReason.MANUAL
+    for field, value in changes.items():
+        setattr(endpoint, field, value)
+    endpoint.save()
+    return endpoint
+
+
+def webhook_endpoint_disable(*, endpoint: WebhookEndpoint, reason: str) -> None:
+    """Stop deliveries to the endpoint until someone enables it again."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(
+        is_active=False, disabled_reason=reason, updated_at=timezone.now()
+    )
+
+
+def webhook_endpoint_rotate_secret(
+    *, endpoint: WebhookEndpoint, grace_seconds: int = DEFAULT_ROTATION_GRACE_SECONDS
+) -> WebhookEndpoint:
+    """A new secret signs from now on; the old one signs too for `grace_seconds`."""
+    now = timezone.now()
+    endpoint.previous_secret = endpoint.secret if grace_seconds else ""
+    endpoint.previous_secret_expires_at = now + timedelta(seconds=grace_seconds) if grace_seconds else None
+    endpoint.secret = generate_secret()
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
+    return endpoint
 
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:

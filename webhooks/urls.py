@@ -1,8 +1,12 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .views import WebhookEndpointViewSet
+from .views import EventTypeListView, WebhookEndpointViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("event-types", EventTypeListView.as_view(), name="event-types"),
+    *router.urls,
+]

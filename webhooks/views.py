@@ -1,18 +1,30 @@
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, status
+from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from calendence.openapi import ERROR_RESPONSES
 from calendence.viewsets import TenantScopedViewSet
 
-from . import services
+from . import event_types, services
 from .models import WebhookEndpoint
 from .permissions import HasWebhooksPlan
 from .selectors import webhook_endpoints_visible_to
 from .serializers import (
+    EventTypeSerializer,
+    RotateSecretSerializer,
+    SecretSerializer,
     WebhookEndpointCreatedSerializer,
     WebhookEndpointCreateSerializer,
     WebhookEndpointSerializer,
+    WebhookEndpointUpdateSerializer,
+)
+
+REGISTER_EXAMPLE = OpenApiExample(
+    "Register",
+    request_only=True,
+    value={"url": "https://example.com/webhooks/calendence", "events": ["booking.created", "booking.cancelled"]},
 )
 
 
@@ -31,6 +43,7 @@ class WebhookEndpointViewSet(
     permission_classes = [*TenantScopedViewSet.permission_classes, HasWebhooksPlan]
     model = WebhookEndpoint
     serializer_class = WebhookEndpointSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def scoped_queryset(self, api_key):
         return webhook_endpoints_visible_to(api_key)
@@ -39,11 +52,10 @@ class WebhookEndpointViewSet(
         summary="Register a webhook",
         request=WebhookEndpointCreateSerializer,
         responses={201: WebhookEndpointCreatedSerializer, **ERROR_RESPONSES},
+        examples=[REGISTER_EXAMPLE],
     )
     def create(self, request, *args, **kwargs):
-        serializer = WebhookEndpointCreateSerializer(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = self.validated(WebhookEndpointCreateSerializer)
         endpoint = services.webhook_endpoint_create(
             owner=request.auth,
             url=data["url"],
@@ -53,5 +65,45 @@ class WebhookEndpointViewSet(
         )
         return Response(WebhookEndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        summary="Change a webhook (url, events, description, is_active); enabling clears disabled_reason",
+        request=WebhookEndpointUpdateSerializer,
+        responses={200: WebhookEndpointSerializer, **ERROR_RESPONSES},
+        examples=[OpenApiExample("Re-enable", request_only=True, value={"is_active": True})],
+    )
+    def partial_update(self, request, *args, **kwargs):
+        endpoint = self.get_object()
+        changes = self.validated(WebhookEndpointUpdateSerializer, instance=endpoint, partial=True)
+        endpoint = services.webhook_endpoint_update(endpoint=endpoint, **changes)
+        return Response(WebhookEndpointSerializer(endpoint).data)
+
+    @extend_schema(
+        summary="Rotate the signing secret; the previous one keeps signing for grace_seconds",
+        request=RotateSecretSerializer,
+        responses={200: SecretSerializer, **ERROR_RESPONSES},
+        examples=[OpenApiExample("One hour of overlap", request_only=True, value={"grace_seconds": 3600})],
+    )
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        data = self.validated(RotateSecretSerializer)
+        endpoint = services.webhook_endpoint_rotate_secret(
+            endpoint=self.get_object(), grace_seconds=data["grace_seconds"]
+        )
+        return Response({"secret": endpoint.secret})
+
     def perform_destroy(self, instance):
         services.webhook_endpoint_delete(endpoint=instance)
+
+
+class EventTypeListView(APIView):
+    """GET /event-types: the catalog, with each body's JSON Schema and an example."""
+
+    @extend_schema(
+        summary="List event types with their JSON Schema and an example",
+        responses={
+            200: inline_serializer("EventTypeList", {"results": EventTypeSerializer(many=True)}),
+            **ERROR_RESPONSES,
+        },
+    )
+    def get(self, request):
+        return Response({"results": event_types.catalog()})

@@ -23,6 +23,8 @@ class Migration(migrations.Migration):
                 ('events', models.JSONField(help_text="Subscribed event types, or ['*'] for all.")),
                 ('description', models.CharField(blank=True, max_length=500)),
                 ('secret', models.CharField(max_length=100)),
+                ('previous_secret', models.CharField(blank=True, max_length=100)),
+                ('previous_secret_expires_at', models.DateTimeField(blank=True, null=True)),
                 ('is_active', models.BooleanField(default=True)),
                 ('disabled_reason', models.CharField(blank=True, choices=[('gone', 'The endpoint answered 410 Gone'), ('failing', 'Every delivery failed for too long'), ('manual', 'Disabled through the API or admin')], max_length=20, null=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
