@@ -210,6 +210,13 @@ WEBHOOK_REQUIRE_HTTPS = PRODUCTION
 # worker (broker down at commit, lost message, dead worker).
 WEBHOOK_SWEEP_INTERVAL_SECONDS = env_float("WEBHOOK_SWEEP_INTERVAL_SECONDS", 5)
 WEBHOOK_USER_AGENT = f"Calendence-Webhooks/{VERSION}"
+# Endpoint health: a webhook whose deliveries have all failed for this long, with at
+# least this many failed deliveries, is disabled ("failing").
+WEBHOOK_DISABLE_AFTER_HOURS = env_float("WEBHOOK_DISABLE_AFTER_HOURS", 120)
+WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 10)
+# A 429 or 503 with Retry-After delays the next attempt by that much, at most this.
+WEBHOOK_RETRY_AFTER_CAP_SECONDS = 3600
+WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30)
 # A due delivery that no worker has claimed this long after it fell due is handed
 # to Celery again by the sweeper; the claim makes a second copy harmless.
 WEBHOOK_SWEEP_AFTER_SECONDS = env_float("WEBHOOK_SWEEP_AFTER_SECONDS", 30)
@@ -221,5 +228,9 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-due-deliveries": {
         "task": "deliveries.tasks.sweep_due_deliveries",
         "schedule": WEBHOOK_SWEEP_INTERVAL_SECONDS,
+    },
+    "purge-delivery-log": {
+        "task": "deliveries.tasks.purge_delivery_log",
+        "schedule": 24 * 3600,
     },
 }

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import transport
+from .endpoint_health import GONE_STATUS, endpoint_health_record
 from .models import Delivery, DeliveryAttempt
 from .signing import calendence_signature, standard_webhooks_signature
 
@@ -73,25 +74,44 @@ def delivery_attempt(delivery_id: str) -> AttemptOutcome | None:
         allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS,
     )
     _attempt_close(attempt, result)
-    final = result.succeeded or delivery.attempts_in_series >= settings.WEBHOOK_MAX_ATTEMPTS
-    return _settle(delivery, succeeded=result.succeeded, error=_summary(result), final=final)
+    final = (
+        result.succeeded
+        or result.status_code == GONE_STATUS  # retrying a gone endpoint is pointless
+        or delivery.attempts_in_series >= settings.WEBHOOK_MAX_ATTEMPTS
+    )
+    outcome = _settle(
+        delivery, succeeded=result.succeeded, error=_summary(result), final=final, wait_at_least=result.retry_after
+    )
+    endpoint_health_record(
+        endpoint=delivery.endpoint,
+        status_code=result.status_code,
+        delivery_failed=outcome is not None and outcome.status == Delivery.Status.FAILED,
+    )
+    return outcome
 
 
 def delivery_headers(delivery: Delivery, attempt_number: int, body: bytes) -> dict[str, str]:
-    event, secret = delivery.event, delivery.endpoint.secret
+    """Every header of one attempt. During a rotation's grace period both secrets sign."""
+    event = delivery.event
+    current, *previous = delivery.endpoint.signing_secrets(timezone.now())
     timestamp = int(time.time())
-    return {
+    headers = {
         "Content-Type": "application/json",
         "User-Agent": settings.WEBHOOK_USER_AGENT,
-        "X-Calendence-Signature": calendence_signature(secret, body),
+        "X-Calendence-Signature": calendence_signature(current, body),
         "X-Calendence-Event": event.type,
         "X-Calendence-Event-Id": event.id,
         "X-Calendence-Delivery-Id": delivery.id,
         "X-Calendence-Attempt": str(attempt_number),
         "webhook-id": event.id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": standard_webhooks_signature(secret, event.id, timestamp, body),
+        "webhook-signature": " ".join(
+            standard_webhooks_signature(secret, event.id, timestamp, body) for secret in [current, *previous]
+        ),
     }
+    if previous:
+        headers["X-Calendence-Signature-Previous"] = calendence_signature(previous[0], body)
+    return headers
 
 
 def close_interrupted_attempts(delivery: Delivery) -> int:
@@ -144,8 +164,13 @@ def _summary(result: transport.AttemptResult) -> str:
     return "" if result.succeeded else f"HTTP {result.status_code}"
 
 
-def _settle(delivery: Delivery, *, succeeded: bool, error: str, final: bool) -> AttemptOutcome | None:
+def _settle(
+    delivery: Delivery, *, succeeded: bool, error: str, final: bool, wait_at_least: float | None = None
+) -> AttemptOutcome | None:
     """Close the delivery, or schedule its next attempt (in the row, not only in the broker).
+
+    The next attempt waits the backoff, or longer if the receiver asked (Retry-After,
+    capped at WEBHOOK_RETRY_AFTER_CAP_SECONDS).
 
     Only while this worker's claim still stands: if it ran out and another worker took
     the delivery over, that worker's record wins and this one writes nothing.
@@ -157,7 +182,9 @@ def _settle(delivery: Delivery, *, succeeded: bool, error: str, final: bool) -> 
         changes.update(status=status, next_attempt_at=None, completed_at=now)
     else:
         status = Delivery.Status.PENDING
-        changes["next_attempt_at"] = now + timedelta(seconds=retry_delay(delivery.attempts_in_series))
+        requested = min(wait_at_least or 0, settings.WEBHOOK_RETRY_AFTER_CAP_SECONDS)
+        delay = max(retry_delay(delivery.attempts_in_series), requested)
+        changes["next_attempt_at"] = now + timedelta(seconds=delay)
     settled = Delivery.objects.filter(pk=delivery.pk, claimed_until=delivery.claimed_until).update(**changes)
     if not settled:
         logger.warning("Delivery %s was taken over by another worker; not settling it here.", delivery.pk)

@@ -32,7 +32,10 @@ class Event(models.Model):
 
     id = models.CharField(primary_key=True, max_length=40, default=new_event_id, editable=False)
     type = models.CharField(max_length=100, db_index=True)
-    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="events")
+    # Empty only for a test event sent to a hub-wide endpoint.
+    business = models.ForeignKey(
+        Business, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
     # The serialized body, byte for byte what every attempt sends and signs.
     body = models.TextField()
     occurred_at = models.DateTimeField()

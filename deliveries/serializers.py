@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from webhooks.event_types import BOOKING_CREATED, EVENT_TYPES
+
 from .models import Delivery, DeliveryAttempt
 
 
@@ -43,3 +45,11 @@ class DeliveryDetailSerializer(DeliverySerializer):
 class DeliveryFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Delivery.Status.choices, required=False)
     event = serializers.CharField(required=False, max_length=100)
+
+
+class TestEventSerializer(serializers.Serializer):
+    event = serializers.ChoiceField(choices=list(EVENT_TYPES), default=BOOKING_CREATED)
+
+
+class RecoverSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(help_text="Redeliver the failed deliveries created since this time.")

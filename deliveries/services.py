@@ -10,10 +10,13 @@ import json
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from bookings.models import Business
 from bookings.payloads import iso_utc
+from webhooks.event_types import example_data
+from webhooks.models import WebhookEndpoint
 from webhooks.selectors import webhook_endpoints_for_event
 
 from .dispatch import enqueue_after_commit
@@ -29,16 +32,31 @@ def event_body(*, event_id: str, event_type: str, occurred_at: datetime, data: d
 
 
 @transaction.atomic
-def event_publish(*, business: Business, event_type: str, data: dict, is_test: bool = False) -> Event:
+def event_publish(*, business: Business, event_type: str, data: dict) -> Event:
     """Record that `event_type` happened to `business`, and a delivery to each subscribed endpoint."""
+    event = _event_record(business=business, event_type=event_type, data=data, is_test=False)
+    endpoints = webhook_endpoints_for_event(business=business, event_type=event_type)
+    deliveries_create(event=event, endpoints=endpoints, due_at=event.occurred_at)
+    return event
+
+
+@transaction.atomic
+def event_send_test(*, endpoint: WebhookEndpoint, event_type: str) -> Delivery:
+    """A signed sample event (`"test": true`) to one endpoint, delivered and logged like any other."""
+    event = _event_record(
+        business=endpoint.business, event_type=event_type, data=example_data(event_type), is_test=True
+    )
+    [delivery] = deliveries_create(event=event, endpoints=[endpoint], due_at=event.occurred_at)
+    return delivery
+
+
+def _event_record(*, business: Business | None, event_type: str, data: dict, is_test: bool) -> Event:
     occurred_at = timezone.now()
     event = Event(business=business, type=event_type, occurred_at=occurred_at, is_test=is_test)
     event.body = event_body(
         event_id=event.id, event_type=event_type, occurred_at=occurred_at, data=data, is_test=is_test
     )
     event.save(force_insert=True)
-    endpoints = webhook_endpoints_for_event(business=business, event_type=event_type)
-    deliveries_create(event=event, endpoints=endpoints, due_at=occurred_at)
     return event
 
 
@@ -51,14 +69,23 @@ def deliveries_create(*, event: Event, endpoints, due_at: datetime) -> list[Deli
 
 
 @transaction.atomic
-def delivery_redeliver(*, delivery: Delivery) -> Delivery:
-    """A fresh series of attempts for the same event and delivery id; attempt numbers continue."""
-    delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
-    if delivery.status != Delivery.Status.PENDING:
-        delivery.series_start = delivery.attempt_count
-    delivery.status = Delivery.Status.PENDING
-    delivery.next_attempt_at = timezone.now()
-    delivery.completed_at = None
-    delivery.save(update_fields=["status", "series_start", "next_attempt_at", "completed_at", "updated_at"])
-    enqueue_after_commit([delivery.id])
-    return delivery
+def deliveries_redeliver(deliveries: QuerySet[Delivery]) -> int:
+    """A fresh series of attempts for each settled delivery: same event, same delivery id,
+    attempt numbers continuing. Pending ones are left as they are (already on their way)."""
+    ids = list(deliveries.exclude(status=Delivery.Status.PENDING).select_for_update().values_list("id", flat=True))
+    Delivery.objects.filter(id__in=ids).update(
+        status=Delivery.Status.PENDING,
+        series_start=F("attempt_count"),
+        next_attempt_at=timezone.now(),
+        completed_at=None,
+        updated_at=timezone.now(),
+    )
+    enqueue_after_commit(ids)
+    return len(ids)
+
+
+def deliveries_recover(*, endpoint: WebhookEndpoint, since: datetime) -> int:
+    """Redeliver every failed delivery to `endpoint` created since `since`."""
+    return deliveries_redeliver(
+        Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.FAILED, created_at__gte=since)
+    )

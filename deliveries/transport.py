@@ -15,6 +15,8 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import requests
@@ -33,6 +35,8 @@ from webhooks.url_policy import (
 
 from .models import RESPONSE_BODY_LIMIT
 
+# Answers whose Retry-After header we honour.
+RETRY_AFTER_STATUSES = {429, 503}
 # Stop reading a response after this much: we keep RESPONSE_BODY_LIMIT of it.
 RESPONSE_READ_LIMIT = 64 * 1024
 
@@ -44,6 +48,7 @@ class AttemptResult:
     error_detail: str
     response_body: str
     duration_ms: int
+    retry_after: float | None = None  # seconds the receiver asked us to wait (429/503)
 
     @property
     def succeeded(self) -> bool:
@@ -177,9 +182,29 @@ def _send(url: str, body: bytes, headers: dict[str, str], attempt: _Attempt, sta
     except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded attempt
         return _failure(*_classify(exc, attempt), started)
     error, detail = None, ""
-    if response.is_redirect or 300 <= response.status_code < 400:
-        error, detail = "redirect_not_followed", f"Redirects are not followed (Location: {response.headers.get('Location', '')})"[:500]
-    return AttemptResult(response.status_code, error, detail, excerpt, _elapsed_ms(started))
+    if 300 <= response.status_code < 400:
+        location = response.headers.get("Location", "")
+        error, detail = "redirect_not_followed", f"Redirects are not followed (Location: {location})"[:500]
+    retry_after = None
+    if response.status_code in RETRY_AFTER_STATUSES:
+        retry_after = parse_retry_after(response.headers.get("Retry-After", ""))
+    return AttemptResult(response.status_code, error, detail, excerpt, _elapsed_ms(started), retry_after)
+
+
+def parse_retry_after(value: str, *, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date (RFC 9110); None if absent or bad."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max((moment - (now or datetime.now(timezone.utc))).total_seconds(), 0.0)
 
 
 def _read_capped(response: requests.Response, attempt: _Attempt) -> str:

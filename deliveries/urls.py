@@ -12,5 +12,15 @@ urlpatterns = [
         WebhookDeliveryViewSet.as_view({"get": "list"}),
         name="webhook-deliveries",
     ),
+    path(
+        "webhooks/<uuid:webhook_id>/test",
+        WebhookDeliveryViewSet.as_view({"post": "send_test"}),
+        name="webhook-test",
+    ),
+    path(
+        "webhooks/<uuid:webhook_id>/recover",
+        WebhookDeliveryViewSet.as_view({"post": "recover"}),
+        name="webhook-recover",
+    ),
     *router.urls,
 ]

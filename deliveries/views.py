@@ -1,24 +1,44 @@
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, status
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from calendence.openapi import ERROR_RESPONSES
+from calendence.errors import Conflict
+from calendence.openapi import ERROR_RESPONSES, error
 from calendence.viewsets import TenantScopedViewSet
+from webhooks.models import WebhookEndpoint
 from webhooks.permissions import HasWebhooksPlan
 from webhooks.selectors import webhook_endpoints_visible_to
 
 from . import services
 from .models import Delivery, DeliveryAttempt
 from .selectors import deliveries_visible_to
-from .serializers import DeliveryDetailSerializer, DeliveryFilterSerializer, DeliverySerializer
+from .serializers import (
+    DeliveryDetailSerializer,
+    DeliveryFilterSerializer,
+    DeliverySerializer,
+    RecoverSerializer,
+    TestEventSerializer,
+)
+
+WEBHOOK_PERMISSIONS = [*TenantScopedViewSet.permission_classes, HasWebhooksPlan]
+DISABLED_RESPONSE = {409: error("The webhook is disabled: enable it first (PATCH is_active: true).")}
+
+
+def require_active(endpoint: WebhookEndpoint) -> None:
+    if not endpoint.is_active:
+        raise Conflict(
+            f"The webhook is disabled ({endpoint.disabled_reason or 'manual'}); enable it first.",
+            code="webhook_disabled",
+        )
+
 
 class DeliveryLogViewSet(TenantScopedViewSet):
     """Deliveries to the caller's webhooks, with their attempts in order."""
 
-    permission_classes = [*TenantScopedViewSet.permission_classes, HasWebhooksPlan]
+    permission_classes = WEBHOOK_PERMISSIONS
     model = Delivery
 
     def scoped_queryset(self, api_key):
@@ -38,20 +58,56 @@ class DeliveryLogViewSet(TenantScopedViewSet):
     )
 )
 class WebhookDeliveryViewSet(mixins.ListModelMixin, DeliveryLogViewSet):
-    """GET /webhooks/{webhook_id}/deliveries"""
+    """/webhooks/{webhook_id}/deliveries, /test and /recover: the delivery side of one webhook."""
 
     serializer_class = DeliverySerializer
 
     def scoped_queryset(self, api_key):
-        endpoint = get_object_or_404(webhook_endpoints_visible_to(api_key), pk=self.kwargs["webhook_id"])
         filters = DeliveryFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        deliveries = super().scoped_queryset(api_key).filter(endpoint=endpoint)
+        deliveries = super().scoped_queryset(api_key).filter(endpoint=self._endpoint())
         if "status" in filters.validated_data:
             deliveries = deliveries.filter(status=filters.validated_data["status"])
         if "event" in filters.validated_data:
             deliveries = deliveries.filter(event__type=filters.validated_data["event"])
         return deliveries
+
+    @extend_schema(
+        summary="Send a signed sample event (\"test\": true) to the webhook",
+        request=TestEventSerializer,
+        responses={
+            202: inline_serializer("TestEventSent", {"delivery_id": serializers.CharField()}),
+            **ERROR_RESPONSES,
+            **DISABLED_RESPONSE,
+        },
+        examples=[OpenApiExample("A cancellation", request_only=True, value={"event": "booking.cancelled"})],
+    )
+    def send_test(self, request, webhook_id=None):
+        data = self.validated(TestEventSerializer)
+        endpoint = self._endpoint()
+        require_active(endpoint)
+        delivery = services.event_send_test(endpoint=endpoint, event_type=data["event"])
+        return Response({"delivery_id": delivery.id}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Redeliver every failed delivery to the webhook since a time",
+        request=RecoverSerializer,
+        responses={
+            202: inline_serializer("Recovered", {"redelivered": serializers.IntegerField()}),
+            **ERROR_RESPONSES,
+            **DISABLED_RESPONSE,
+        },
+        examples=[OpenApiExample("Since yesterday", request_only=True, value={"since": "2026-03-24T00:00:00+00:00"})],
+    )
+    def recover(self, request, webhook_id=None):
+        data = self.validated(RecoverSerializer)
+        endpoint = self._endpoint()
+        require_active(endpoint)
+        count = services.deliveries_recover(endpoint=endpoint, since=data["since"])
+        return Response({"redelivered": count}, status=status.HTTP_202_ACCEPTED)
+
+    def _endpoint(self) -> WebhookEndpoint:
+        return get_object_or_404(webhook_endpoints_visible_to(self.request.auth), pk=self.kwargs["webhook_id"])
 
 
 @extend_schema_view(
@@ -65,9 +121,17 @@ class DeliveryViewSet(mixins.RetrieveModelMixin, DeliveryLogViewSet):
     @extend_schema(
         summary="Redeliver: a fresh series of attempts for the same event and delivery id",
         request=None,
-        responses={202: DeliverySerializer, **ERROR_RESPONSES},
+        responses={
+            202: DeliverySerializer,
+            **ERROR_RESPONSES,
+            409: error("The delivery is still pending, or its webhook is disabled."),
+        },
     )
     @action(detail=True, methods=["post"])
     def redeliver(self, request, pk=None):
-        delivery = services.delivery_redeliver(delivery=self.get_object())
-        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+        delivery = self.get_object()
+        require_active(delivery.endpoint)
+        if delivery.status == Delivery.Status.PENDING:
+            raise Conflict("The delivery is still pending: its next attempt is on its way.", code="delivery_pending")
+        services.deliveries_redeliver(Delivery.objects.filter(pk=delivery.pk))
+        return Response(DeliverySerializer(self.get_object()).data, status=status.HTTP_202_ACCEPTED)

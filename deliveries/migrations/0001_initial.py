@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 ('occurred_at', models.DateTimeField()),
                 ('is_test', models.BooleanField(default=False)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('business', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='bookings.business')),
+                ('business', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='bookings.business')),
             ],
             options={
                 'ordering': ['-created_at'],

@@ -49,7 +49,9 @@ def test_delivery_page_shows_attempts_and_the_pretty_payload(admin_client, logge
 
 
 def test_event_page_shows_the_payload_and_its_deliveries(admin_client, logged_delivery):
-    page = admin_client.get(f"/admin/deliveries/event/{logged_delivery.event_id}/change/").content.decode()
+    response = admin_client.get(f"/admin/deliveries/event/{logged_delivery.event_id}/change/")
+    assert response.status_code == 200, response
+    page = response.content.decode()
     assert logged_delivery.id in page and "&quot;timestamp&quot;:" in page
 
 

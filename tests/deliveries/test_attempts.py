@@ -8,7 +8,7 @@ from django.utils import timezone
 from deliveries.attempts import delivery_attempt, delivery_claim, retry_delay
 from deliveries.models import Delivery, DeliveryAttempt
 from deliveries.selectors import deliveries_overdue
-from deliveries.services import delivery_redeliver
+from deliveries.services import deliveries_redeliver
 from tests.support.receiver import Answer
 from webhooks.services import webhook_endpoint_delete
 
@@ -115,7 +115,7 @@ def test_redelivery_keeps_ids_and_continues_attempt_numbers(make_receiver, deliv
     assert delivery_attempt(delivery.id).status == "failed"
     receiver.answer = Answer(status=200)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        delivery_redeliver(delivery=delivery)
+        assert deliveries_redeliver(Delivery.objects.filter(pk=delivery.pk)) == 1
     assert len(callbacks) == 1  # handed to Celery only after commit
     assert delivery_attempt(delivery.id).status == "succeeded"
     first, second = receiver.wait_for(2)
