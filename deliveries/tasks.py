@@ -5,6 +5,7 @@ from django.conf import settings
 
 from .attempts import delivery_attempt
 from .dispatch import enqueue
+from .retention import delivery_log_purge, retention_cutoff
 from .selectors import deliveries_overdue
 
 # The transport's own deadline ends every attempt; these limits are the backstop
@@ -27,3 +28,9 @@ def deliver(delivery_id: str) -> str | None:
 def sweep_due_deliveries() -> int:
     """Hand to Celery every delivery that is overdue and unclaimed (run by beat)."""
     return enqueue(deliveries_overdue())
+
+
+@shared_task
+def purge_delivery_log() -> int:
+    """Delete log rows older than WEBHOOK_LOG_RETENTION_DAYS (run daily by beat)."""
+    return delivery_log_purge(older_than=retention_cutoff())
