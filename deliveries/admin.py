@@ -2,10 +2,11 @@
 
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from .models import Delivery, DeliveryAttempt, Event
+from .models import Delivery, DeliveryAttempt, Event, FailedDelivery
+from .services import deliveries_redeliver
 
 
 class ReadOnlyAdminMixin:
@@ -70,6 +71,14 @@ class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     readonly_fields = fields
     inlines = [DeliveryAttemptInline]
+    actions = ["redeliver"]
+
+    @admin.action(description="Redeliver the selected deliveries (a fresh series of attempts)")
+    def redeliver(self, request, queryset):
+        count = deliveries_redeliver(queryset)
+        skipped = queryset.count() - count
+        note = f" ({skipped} still pending, left as they are)" if skipped else ""
+        self.message_user(request, f"Redelivering {count} deliveries{note}.", messages.SUCCESS)
 
     @admin.display(description="event type", ordering="event__type")
     def event_type(self, delivery):
@@ -78,6 +87,17 @@ class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="payload")
     def payload_pretty(self, delivery):
         return pretty_json(delivery.event.body)
+
+
+@admin.register(FailedDelivery)
+class FailedDeliveryAdmin(DeliveryAdmin):
+    """What needs an operator: why each failed, and a redeliver action."""
+
+    list_display = ["id", "event_type", "endpoint", "attempt_count", "last_error", "completed_at"]
+    list_filter = ["event__type", "endpoint", "completed_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status=Delivery.Status.FAILED)
 
 
 @admin.register(DeliveryAttempt)

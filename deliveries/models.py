@@ -105,6 +105,15 @@ class Delivery(models.Model):
         return self.attempt_count - self.series_start
 
 
+class FailedDelivery(Delivery):
+    """The failed deliveries, as their own admin page for operators to work from."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "failed delivery"
+        verbose_name_plural = "failed deliveries"
+
+
 class DeliveryAttempt(models.Model):
     """One HTTP POST of a delivery. Written before the request leaves, completed after."""
 

@@ -1,5 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import Count
 
+from . import services
 from .models import WebhookEndpoint
 
 
@@ -8,4 +10,23 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_display = ["url", "business", "hub", "is_active", "disabled_reason", "created_at", "deleted_at"]
     list_filter = ["is_active", "disabled_reason"]
     search_fields = ["url", "id", "description"]
-    readonly_fields = ["id", "secret", "created_at", "updated_at", "deleted_at"]
+    readonly_fields = ["id", "delivery_counts", "secret", "created_at", "updated_at", "deleted_at"]
+    actions = ["enable", "disable"]
+
+    @admin.display(description="deliveries by status")
+    def delivery_counts(self, endpoint):
+        counts = dict(endpoint.deliveries.values_list("status").annotate(n=Count("pk")))
+        return ", ".join(f"{status}: {counts.get(status, 0)}" for status in ("pending", "succeeded", "failed"))
+
+    @admin.action(description="Enable the selected webhooks (clears the disabled reason)")
+    def enable(self, request, queryset):
+        self._set_active(request, queryset, True)
+
+    @admin.action(description="Disable the selected webhooks")
+    def disable(self, request, queryset):
+        self._set_active(request, queryset, False)
+
+    def _set_active(self, request, queryset, is_active: bool):
+        for endpoint in queryset.alive():
+            services.webhook_endpoint_update(endpoint=endpoint, is_active=is_active)
+        self.message_user(request, f"{'Enabled' if is_active else 'Disabled'} {queryset.count()} webhooks.", messages.SUCCESS)

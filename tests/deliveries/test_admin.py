@@ -67,3 +67,46 @@ def test_log_is_read_only(admin_client, logged_delivery):
 def test_endpoint_list_filters_by_active_state(admin_client, logged_delivery):
     page = admin_client.get("/admin/webhooks/webhookendpoint/", {"is_active__exact": "1"}).content.decode()
     assert logged_delivery.endpoint.url in page
+
+
+@pytest.fixture
+def failed_delivery(logged_delivery, settings):
+    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    Delivery.objects.filter(pk=logged_delivery.pk).update(status="failed", next_attempt_at=None)
+    return Delivery.objects.get(pk=logged_delivery.pk)
+
+
+def test_failed_deliveries_page_lists_only_failed_ones_with_their_error(admin_client, failed_delivery, tenant, make_booking, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        make_booking(tenant, email="other@example.com")
+    pending = Delivery.objects.get(status="pending")
+    page = admin_client.get("/admin/deliveries/faileddelivery/").content.decode()
+    assert failed_delivery.id in page and pending.id not in page
+    assert "HTTP 502" in page
+
+
+def test_redeliver_action_starts_a_fresh_series(admin_client, failed_delivery, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_client.post(
+            "/admin/deliveries/delivery/", {"action": "redeliver", "_selected_action": [failed_delivery.pk]}
+        )
+    assert response.status_code == 302
+    delivery = Delivery.objects.get(pk=failed_delivery.pk)
+    assert (delivery.status, delivery.series_start) == ("pending", 1)
+    assert len(callbacks) == 1
+
+
+def test_endpoint_actions_disable_and_enable(admin_client, logged_delivery):
+    endpoint = logged_delivery.endpoint
+    url = "/admin/webhooks/webhookendpoint/"
+    admin_client.post(url, {"action": "disable", "_selected_action": [endpoint.pk]})
+    endpoint.refresh_from_db()
+    assert (endpoint.is_active, endpoint.disabled_reason) == (False, "manual")
+    admin_client.post(url, {"action": "enable", "_selected_action": [endpoint.pk]})
+    endpoint.refresh_from_db()
+    assert (endpoint.is_active, endpoint.disabled_reason) == (True, None)
+
+
+def test_endpoint_page_counts_deliveries_by_status(admin_client, logged_delivery):
+    page = admin_client.get(f"/admin/webhooks/webhookendpoint/{logged_delivery.endpoint_id}/change/").content.decode()
+    assert "pending: 1, succeeded: 0, failed: 0" in page
