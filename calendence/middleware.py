@@ -1,0 +1,28 @@
+"""Refuse oversized request bodies before anything reads them."""
+
+from django.conf import settings
+from django.http import JsonResponse
+
+from .errors import error_body
+
+
+class RequestBodyLimitMiddleware:
+    """413 with the JSON error body for a declared body over DATA_UPLOAD_MAX_MEMORY_SIZE.
+
+    Django enforces the same limit when request.body is read; DRF's parsers read the
+    stream instead, so the limit is checked here, once, for every request.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            message = f"The request body is larger than the {limit // 1024} KiB limit."
+            return JsonResponse(error_body("request_too_large", message), status=413)
+        return self.get_response(request)

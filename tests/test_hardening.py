@@ -1,0 +1,71 @@
+"""Bad input gets a clear JSON error and changes nothing; keys are rate limited."""
+
+import pytest
+
+from bookings.models import Booking, Location
+from calendence.throttling import ApiKeyRateThrottle
+from webhooks.models import WebhookEndpoint
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"]
+    return error
+
+
+def test_body_over_one_mebibyte_is_413(tenant):
+    body = '{"name": "' + "x" * (1024 * 1024) + '"}'
+    response = tenant.client.post("/api/v1/locations", body, content_type="application/json")
+    assert_error(response, 413, "request_too_large")
+    assert not Location.objects.exists()
+
+
+def test_body_just_under_the_limit_is_read(tenant):
+    body = '{"name": "Main Shop", "padding": "' + "x" * (1024 * 1024 - 100) + '"}'
+    response = tenant.client.post("/api/v1/locations", body, content_type="application/json")
+    assert response.status_code == 201
+
+
+def test_nul_byte_in_a_string_is_400_and_stores_nothing(tenant):
+    response = tenant.client.post("/api/v1/locations", {"name": "Main\u0000Shop"}, format="json")
+    assert "name" in assert_error(response, 400, "validation_error")["fields"]
+    assert not Location.objects.exists()
+
+
+def test_invalid_utf8_is_400(tenant):
+    response = tenant.client.post("/api/v1/locations", b'{"name": "\xff\xfe"}', content_type="application/json")
+    assert_error(response, 400, "malformed_json")
+
+
+@pytest.mark.parametrize("body", ["[]", "42", '"a string"', "null"])
+def test_json_that_is_not_an_object_is_400(tenant, body):
+    response = tenant.client.post("/api/v1/webhooks", body, content_type="application/json")
+    assert_error(response, 400, "validation_error")
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_wrong_json_types_are_400_not_500(tenant, make_booking):
+    booking = make_booking(tenant)
+    response = tenant.client.patch(f"/api/v1/bookings/{booking.id}", {"starts_at": [1], "ends_at": {}}, format="json")
+    fields = assert_error(response, 400, "validation_error")["fields"]
+    assert set(fields) == {"starts_at", "ends_at"}
+    assert Booking.objects.get(pk=booking.pk).starts_at == booking.starts_at
+
+
+def test_huge_event_list_is_400(tenant):
+    response = tenant.client.post(
+        "/api/v1/webhooks", {"url": "https://example.com/h", "events": ["booking.created"] * 10_000}, format="json"
+    )
+    assert "events" in assert_error(response, 400, "validation_error")["fields"]
+
+
+def test_each_key_is_rate_limited_with_retry_after(tenant, other_tenant, monkeypatch):
+    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "3/min"})
+    for _ in range(3):
+        assert tenant.client.get("/api/v1/webhooks").status_code == 200
+    response = tenant.client.get("/api/v1/webhooks")
+    assert_error(response, 429, "throttled")
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert other_tenant.client.get("/api/v1/webhooks").status_code == 200  # counted per key
