@@ -130,6 +130,7 @@ def test_unresolvable_host_is_an_invalid_endpoint_url(monkeypatch, settings):
         "http://2130706433/",
         "http://0x7f000001/",
         "http://017700000001/",
+        "http://0177.0.0.1/",
         "http://127.1/",
         "http://0/",
         "http://[::1]/",
