@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from . import transport
@@ -45,11 +44,7 @@ def delivery_claim(delivery_id: str) -> Delivery | None:
     """The delivery, now claimed by this worker, if it is due and nobody else holds it."""
     now = timezone.now()
     claim_until = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + settings.WEBHOOK_CLAIM_MARGIN_SECONDS)
-    claimed = (
-        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .update(claimed_until=claim_until)
-    )
+    claimed = Delivery.objects.due_unclaimed(now).filter(pk=delivery_id).update(claimed_until=claim_until)
     if not claimed:
         return None
     return Delivery.objects.select_related("event", "endpoint").get(pk=delivery_id)

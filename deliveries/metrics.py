@@ -78,10 +78,7 @@ def attempt_duration_buckets() -> tuple[list[tuple[str, int]], float]:
 
 def deliveries_due_unsent(now: datetime) -> tuple[int, datetime | None]:
     """How many pending deliveries are due with no live worker on them, and the earliest due time."""
-    due = Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now).filter(
-        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    )
-    totals = due.aggregate(count=Count("id"), oldest=Min("next_attempt_at"))
+    totals = Delivery.objects.due_unclaimed(now).aggregate(count=Count("id"), oldest=Min("next_attempt_at"))
     return totals["count"], totals["oldest"]
 
 

@@ -54,6 +54,14 @@ class Event(models.Model):
         return json.loads(self.body)
 
 
+class DeliveryQuerySet(models.QuerySet):
+    def due_unclaimed(self, now, *, due_by=None):
+        """Pending deliveries due by `due_by` (default `now`) that no live worker holds."""
+        return self.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=due_by or now).filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+        )
+
+
 class Delivery(models.Model):
     """One event to one endpoint, through however many attempts it takes."""
 
@@ -80,6 +88,8 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

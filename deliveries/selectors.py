@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from bookings.models import ApiKey
@@ -17,8 +17,7 @@ def deliveries_overdue(*, limit: int = 1000) -> list[str]:
     now = timezone.now()
     overdue_since = now - timedelta(seconds=settings.WEBHOOK_SWEEP_AFTER_SECONDS)
     return list(
-        Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=overdue_since)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        Delivery.objects.due_unclaimed(now, due_by=overdue_since)
         .order_by("next_attempt_at")
         .values_list("id", flat=True)[:limit]
     )
