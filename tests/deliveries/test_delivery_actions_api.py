@@ -362,3 +362,16 @@ def test_deliveries_filtered_by_status_and_event(tenant, make_receiver, make_end
     assert listed("event=booking.cancelled") == [("failed", "booking.cancelled"), ("succeeded", "booking.cancelled")]
     assert listed("status=succeeded&event=booking.cancelled") == [("succeeded", "booking.cancelled")]
     assert listed("status=pending") == []
+
+
+# --- a disabled webhook ---------------------------------------------------------------------------
+
+
+def test_redeliver_and_recover_to_a_disabled_webhook_are_409_and_change_nothing(tenant, failed_delivery):
+    delivery, _ = failed_delivery
+    tenant.client.patch(f"/api/v1/webhooks/{delivery.endpoint_id}", {"is_active": False}, format="json")
+
+    assert_error(redeliver(tenant, delivery.id), 409, "webhook_disabled")
+    since = (timezone.now() - timedelta(days=1)).isoformat()
+    assert_error(recover(tenant, delivery.endpoint_id, {"since": since}), 409, "webhook_disabled")
+    assert Delivery.objects.get(pk=delivery.pk).status == "failed"
