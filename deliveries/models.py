@@ -84,6 +84,8 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # A worker that claims the delivery holds it until then; a dead worker's claim runs out.
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # When the sweeper last handed it to Celery again, so a backlog is not re-sent every sweep.
+    swept_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

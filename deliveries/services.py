@@ -7,10 +7,11 @@ then, the sweeper in deliveries.tasks sends them later).
 """
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from bookings.models import Business
@@ -89,3 +90,22 @@ def deliveries_recover(*, endpoint: WebhookEndpoint, since: datetime) -> int:
     return deliveries_redeliver(
         Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.FAILED, created_at__gte=since)
     )
+
+
+@transaction.atomic
+def deliveries_sweep_overdue(*, limit: int = 1000) -> list[str]:
+    """Deliveries due for WEBHOOK_SWEEP_AFTER_SECONDS that no worker holds: their message was
+    lost, or never sent (the broker was down at commit). Each is picked at most once per
+    that interval, and SKIP LOCKED keeps two sweepers from picking the same rows. The
+    caller hands the ids to Celery after this commits."""
+    now = timezone.now()
+    overdue_since = now - timedelta(seconds=settings.WEBHOOK_SWEEP_AFTER_SECONDS)
+    ids = list(
+        Delivery.objects.due_unclaimed(now, due_by=overdue_since)
+        .filter(Q(swept_at__isnull=True) | Q(swept_at__lte=overdue_since))
+        .order_by("next_attempt_at")
+        .select_for_update(skip_locked=True)
+        .values_list("id", flat=True)[:limit]
+    )
+    Delivery.objects.filter(id__in=ids).update(swept_at=now)
+    return ids

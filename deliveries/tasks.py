@@ -6,7 +6,7 @@ from django.conf import settings
 from .attempts import delivery_attempt
 from .dispatch import enqueue
 from .retention import delivery_log_purge, retention_cutoff
-from .selectors import deliveries_overdue
+from .services import deliveries_sweep_overdue
 
 # The transport's own deadline ends every attempt; these limits are the backstop
 # (enforced by the prefork pool; the threads pool relies on the deadline alone).
@@ -27,7 +27,7 @@ def deliver(delivery_id: str) -> str | None:
 @shared_task
 def sweep_due_deliveries() -> int:
     """Hand to Celery every delivery that is overdue and unclaimed (run by beat)."""
-    return enqueue(deliveries_overdue())
+    return enqueue(deliveries_sweep_overdue())
 
 
 @shared_task

@@ -39,6 +39,7 @@ class Migration(migrations.Migration):
                 ('series_start', models.PositiveIntegerField(default=0)),
                 ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
                 ('claimed_until', models.DateTimeField(blank=True, null=True)),
+                ('swept_at', models.DateTimeField(blank=True, null=True)),
                 ('last_error', models.CharField(blank=True, max_length=500)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),

@@ -7,8 +7,7 @@ from django.utils import timezone
 
 from deliveries.attempts import delivery_attempt, delivery_claim, retry_delay
 from deliveries.models import Delivery, DeliveryAttempt
-from deliveries.selectors import deliveries_overdue
-from deliveries.services import deliveries_redeliver
+from deliveries.services import deliveries_redeliver, deliveries_sweep_overdue
 from tests.support.receiver import Answer
 from webhooks.services import webhook_endpoint_delete
 
@@ -124,11 +123,13 @@ def test_redelivery_keeps_ids_and_continues_attempt_numbers(make_receiver, deliv
     assert first.json["id"] == second.json["id"]
 
 
-def test_overdue_lists_only_unclaimed_deliveries_past_the_grace(make_receiver, delivery_to, settings):
+def test_sweeper_picks_only_unclaimed_deliveries_past_the_grace_once_per_interval(make_receiver, delivery_to, settings):
     settings.WEBHOOK_SWEEP_AFTER_SECONDS = 30
     delivery = delivery_to(make_receiver())
-    assert deliveries_overdue() == []  # just due: the fast path has it
+    assert deliveries_sweep_overdue() == []  # just due: the fast path has it
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=1))
-    assert deliveries_overdue() == [delivery.id]
+    assert deliveries_sweep_overdue() == [delivery.id]
+    assert deliveries_sweep_overdue() == []  # handed over already: not again within the interval
+    Delivery.objects.filter(pk=delivery.pk).update(swept_at=timezone.now() - timedelta(minutes=1))
     delivery_claim(delivery.id)
-    assert deliveries_overdue() == []  # a live worker holds it
+    assert deliveries_sweep_overdue() == []  # a live worker holds it
