@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bookings.models import Business
@@ -39,11 +40,21 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "enum": EVENT_CHOICES},
+        "minItems": 1,
+        "maxItems": MAX_SUBSCRIBED_EVENTS,
+        "uniqueItems": True,
+        "description": 'Event types to receive; "*" means every type, present and future.',
+    }
+)
 class EventListField(serializers.ListField):
     child = serializers.ChoiceField(choices=EVENT_CHOICES)
 
     def __init__(self, **kwargs):
-        super().__init__(allow_empty=False, max_length=MAX_SUBSCRIBED_EVENTS, **kwargs)
+        super().__init__(allow_empty=False, min_length=1, max_length=MAX_SUBSCRIBED_EVENTS, **kwargs)
 
     def to_internal_value(self, data):
         events = super().to_internal_value(data)
