@@ -133,3 +133,21 @@ def test_sweeper_picks_only_unclaimed_deliveries_past_the_grace_once_per_interva
     Delivery.objects.filter(pk=delivery.pk).update(swept_at=timezone.now() - timedelta(minutes=1))
     delivery_claim(delivery.id)
     assert deliveries_sweep_overdue() == []  # a live worker holds it
+
+
+def test_a_delivery_that_keeps_killing_its_worker_ends_failed_not_looping(make_receiver, delivery_to, settings):
+    """Every interrupted attempt counts: once the series is used up, the delivery fails with a clear error."""
+    settings.WEBHOOK_MAX_ATTEMPTS = 3
+    receiver = make_receiver()
+    delivery = delivery_to(receiver)
+    started = timezone.now() - timedelta(minutes=5)
+    for number in (1, 2, 3):  # three workers died, each in the middle of an attempt
+        DeliveryAttempt.objects.create(delivery=delivery, number=number, started_at=started)
+    Delivery.objects.filter(pk=delivery.pk).update(attempt_count=3, claimed_until=timezone.now() - timedelta(seconds=1))
+
+    outcome = delivery_attempt(delivery.id)
+
+    assert outcome.status == "failed"
+    assert Delivery.objects.get(pk=delivery.pk).last_error.startswith("max_attempts")
+    assert set(delivery.attempts.values_list("error", flat=True)) == {"worker_lost"}
+    assert receiver.wait_for(1, timeout=0.3) == []
