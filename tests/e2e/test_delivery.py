@@ -5,47 +5,17 @@ import time
 import pytest
 
 from deliveries.models import Delivery
+from tests.e2e.api import create_booking, deliveries_of, register_webhook, wait_until
 from tests.support.receiver import Answer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def create_booking(tenant, **overrides):
-    location = tenant.client.post("/api/v1/locations", {"name": "Main Shop"}, format="json").json()
-    service = tenant.client.post("/api/v1/services", {"name": "Express Wash"}, format="json").json()
-    body = {
-        "service_id": service["id"],
-        "location_id": location["id"],
-        "client": {"first_name": "Jane", "last_name": "Doe", "email": "jane@example.com"},
-        "starts_at": "2026-12-01T14:00:00+00:00",
-        "ends_at": "2026-12-01T14:30:00+00:00",
-        **overrides,
-    }
-    response = tenant.client.post("/api/v1/bookings", body, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()
-
-
-def register(tenant, receiver, events=("booking.created",)):
-    response = tenant.client.post("/api/v1/webhooks", {"url": receiver.url, "events": list(events)}, format="json")
-    assert response.status_code == 201, response.content
-    receiver.secret = response.json()["secret"]
-    return response.json()
-
-
-def deliveries_of(tenant, webhook):
-    response = tenant.client.get(f"/api/v1/webhooks/{webhook['id']}/deliveries")
-    assert response.status_code == 200
-    return response.json()["results"]
-
-
-def wait_until(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+def register(tenant, receiver, events=("booking.created",)) -> dict:
+    """Register a webhook at the receiver, which learns the secret to check signatures."""
+    webhook = register_webhook(tenant, receiver.url, events)
+    receiver.secret = webhook["secret"]
+    return webhook
 
 
 def test_signed_event_arrives_with_every_header(celery_worker, tenant, make_receiver):
@@ -157,7 +127,7 @@ def test_deleted_webhook_gets_nothing_more(celery_worker, tenant, make_receiver)
     assert len(receiver.wait_for(1)) == 1
 
     assert tenant.client.delete(f"/api/v1/webhooks/{webhook['id']}").status_code == 204
-    create_booking(tenant, starts_at="2026-12-03T09:00:00+00:00", ends_at="2026-12-03T09:30:00+00:00")
+    create_booking(tenant, "2026-12-03T09:00:00+00:00", "2026-12-03T09:30:00+00:00")
     assert len(receiver.wait_for(2, timeout=2)) == 1
     assert Delivery.objects.filter(endpoint_id=webhook["id"]).count() == 1
 

@@ -16,6 +16,7 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from tests.e2e.api import create_booking
 from webhooks.event_types import EVENT_TYPES, event_schema
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -49,24 +50,6 @@ def validator(schema: dict) -> Draft202012Validator:
 
 def errors(schema: dict, body: dict) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator(schema).iter_errors(body)]
-
-
-def create_booking(tenant, starts_at: str, ends_at: str) -> dict:
-    location = tenant.client.post("/api/v1/locations", {"name": "Main Shop"}, format="json").json()
-    service = tenant.client.post("/api/v1/services", {"name": "Express Wash"}, format="json").json()
-    response = tenant.client.post(
-        "/api/v1/bookings",
-        {
-            "service_id": service["id"],
-            "location_id": location["id"],
-            "client": {"first_name": "Jane", "last_name": "Doe", "email": "jane@example.com"},
-            "starts_at": starts_at,
-            "ends_at": ends_at,
-        },
-        format="json",
-    )
-    assert response.status_code == 201, response.content
-    return response.json()
 
 
 def published_schemas(tenant) -> dict[str, dict]:

@@ -29,6 +29,7 @@ import requests
 from django.conf import settings
 
 from deliveries.models import Event
+from tests.e2e.api import create_booking, deliveries_of, register_webhook, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -174,45 +175,6 @@ def start_snippet(tmp_path):
         receiver.stop()
 
 
-def register(tenant, url: str, events=("booking.created",)) -> dict:
-    response = tenant.client.post("/api/v1/webhooks", {"url": url, "events": list(events)}, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()
-
-
-def create_booking(tenant) -> dict:
-    location = tenant.client.post("/api/v1/locations", {"name": "Main Shop"}, format="json").json()
-    service = tenant.client.post("/api/v1/services", {"name": "Express Wash"}, format="json").json()
-    response = tenant.client.post(
-        "/api/v1/bookings",
-        {
-            "service_id": service["id"],
-            "location_id": location["id"],
-            "client": {"first_name": "Jane", "last_name": "Doe", "email": "jane@example.com"},
-            "starts_at": "2026-12-01T14:00:00+00:00",
-            "ends_at": "2026-12-01T14:30:00+00:00",
-        },
-        format="json",
-    )
-    assert response.status_code == 201, response.content
-    return response.json()
-
-
-def deliveries_of(tenant, webhook) -> list[dict]:
-    response = tenant.client.get(f"/api/v1/webhooks/{webhook['id']}/deliveries")
-    assert response.status_code == 200
-    return response.json()["results"]
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
@@ -226,7 +188,7 @@ def test_readme_receiver_verifies_a_real_delivery_and_rejects_forgeries(
     language, celery_worker, tenant, start_snippet
 ):
     port = free_port()
-    webhook = register(tenant, f"http://127.0.0.1:{port}/webhooks")
+    webhook = register_webhook(tenant, f"http://127.0.0.1:{port}/webhooks")
     secret = webhook["secret"]
     snippet = start_snippet(language, port, secret)
 
@@ -276,7 +238,7 @@ def test_readme_receiver_keeps_verifying_with_the_old_secret_during_a_rotation(
     """The README says: during the grace period, accept either header. The snippets do."""
     settings.WEBHOOK_MAX_ATTEMPTS = 1  # the last delivery is meant to fail: no retries
     port = free_port()
-    webhook = register(tenant, f"http://127.0.0.1:{port}/webhooks")
+    webhook = register_webhook(tenant, f"http://127.0.0.1:{port}/webhooks")
     old_secret = webhook["secret"]
     snippet = start_snippet(language, port, old_secret)
 
