@@ -45,11 +45,12 @@ def make_handler(write, secret: str, status: int):
 
 
 def describe(body: bytes, headers, secret: str) -> str:
-    signature = headers.get("X-Calendence-Signature", "")
     if not secret:
         verdict = "not checked (start with --secret whsec_…)"
-    elif verify_calendence_signature(secret, body, signature):
+    elif verify_calendence_signature(secret, body, headers.get("X-Calendence-Signature", "")):
         verdict = "valid"
+    elif verify_calendence_signature(secret, body, headers.get("X-Calendence-Signature-Previous", "")):
+        verdict = "valid (with the previous secret: the webhook's secret was rotated)"
     else:
         verdict = "INVALID"
     try:
