@@ -30,3 +30,14 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 
 clean:
 	rm -rf $(VENV) var
+
+# `make bench`: the benchmark (bench/, README "Benchmarks") against the PostgreSQL and Redis
+# named by DATABASE_URL and CELERY_BROKER_URL: every scenario 3 times, then bench/report.png.
+.PHONY: bench
+bench: $(VENV)/.bench
+	$(BIN)/python -m bench --runs 3 $(BENCH_ARGS)
+	$(BIN)/python -m bench.report
+
+$(VENV)/.bench: requirements.txt requirements-dev.txt requirements-bench.txt | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -r requirements-bench.txt
+	touch $(VENV)/.runtime $(VENV)/.dev $@

@@ -1,0 +1,124 @@
+"""What the benchmark runs: sizes, targets, paths, and the production commands.
+
+The worker, beat and web commands are read from docker-compose.yml, so the benchmark
+runs exactly what production runs and the two can never diverge.
+"""
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+BENCH_DIR = PROJECT_DIR / "bench"
+RESULTS_PATH = BENCH_DIR / "results.jsonl"
+REPORT_PATH = BENCH_DIR / "report.png"
+COMPOSE_PATH = PROJECT_DIR / "docker-compose.yml"
+# Logs, the beat schedule, the embedded broker and SQLite file of the latest run (var/ is ignored by git).
+WORK_DIR = PROJECT_DIR / "var" / "bench"
+
+SCENARIOS = ("sender", "throughput", "fanout", "paced", "isolation", "api")
+DELIVERY_SCENARIOS = ("throughput", "fanout", "paced", "isolation", "soak")
+
+
+@dataclass(frozen=True)
+class Size:
+    name: str
+    throughput_bookings: int
+    fanout_events: int
+    fanout_endpoints: int
+    paced_rate: float  # events per second
+    paced_seconds: float
+    isolation_events: int
+    isolation_endpoints: int  # one of them is the slow one
+    slow_seconds: float  # how long the slow endpoint takes to answer
+    api_clients: int
+    api_requests_per_operation: int
+    sender_requests: int
+    soak_events: int  # x fanout_endpoints deliveries (--soak)
+
+
+SIZES = {
+    "full": Size(
+        name="full", throughput_bookings=5000, fanout_events=100, fanout_endpoints=100,
+        paced_rate=200, paced_seconds=30, isolation_events=200, isolation_endpoints=10,
+        slow_seconds=5, api_clients=20, api_requests_per_operation=2000, sender_requests=10000,
+        soak_events=1000,
+    ),
+    # A handful of deliveries per scenario: keeps the code working (make test), measures nothing.
+    "tiny": Size(
+        name="tiny", throughput_bookings=12, fanout_events=3, fanout_endpoints=4,
+        paced_rate=10, paced_seconds=1, isolation_events=2, isolation_endpoints=10,
+        slow_seconds=1, api_clients=3, api_requests_per_operation=9, sender_requests=40,
+        soak_events=3,
+    ),
+}
+
+# The issue's targets (this machine, medians). `direction` says which side passes.
+TARGETS = {
+    "throughput_drain_per_s": {"target": 1500, "direction": ">=", "label": "drain deliveries/s"},
+    "burst_vs_creation": {"target": 0.95, "direction": ">=", "label": "burst / booking creation rate"},
+    "fanout_per_s": {"target": 2000, "direction": ">=", "label": "fan-out deliveries/s"},
+    "paced_p99_ms": {"target": 100, "direction": "<=", "label": "paced p99 latency (ms)"},
+    "isolation_ratio": {"target": 0.90, "direction": ">=", "label": "isolation: healthy / fan-out"},
+    "api_register_p99_ms": {"target": 50, "direction": "<=", "label": "API register p99 (ms)"},
+    "api_list_p99_ms": {"target": 50, "direction": "<=", "label": "API list p99 (ms)"},
+    "soak_rss_growth": {"target": 0.10, "direction": "<=", "label": "worker RSS growth (soak)"},
+}
+
+
+def _compose_service(name: str) -> dict:
+    services = yaml.safe_load(COMPOSE_PATH.read_text())["services"]
+    if name not in services:
+        raise SystemExit(f"docker-compose.yml has no {name!r} service")
+    return services[name]
+
+
+def _localize(command: list[str]) -> list[str]:
+    """The compose command with its program taken from this interpreter's environment."""
+    program, *rest = command
+    local = Path(sys.executable).parent / program
+    if local.exists():
+        return [str(local), *rest]
+    if program in {"celery", "gunicorn"}:
+        return [sys.executable, "-m", program, *rest]
+    found = shutil.which(program)
+    if found is None:
+        raise SystemExit(f"{program} (from docker-compose.yml) is not installed")
+    return [found, *rest]
+
+
+def worker_command() -> list[str]:
+    """docker-compose.yml's worker command, as it is (only the program's path made local)."""
+    return _localize(list(_compose_service("worker")["command"]))
+
+
+def worker_replicas() -> int:
+    return int(_compose_service("worker").get("deploy", {}).get("replicas", 1))
+
+
+def worker_concurrency() -> int:
+    """The thread count of one worker (--concurrency in its command), for the sender loop."""
+    command = list(_compose_service("worker")["command"])
+    for flag in ("--concurrency", "-c"):
+        if flag in command:
+            return int(command[command.index(flag) + 1])
+    return 16
+
+
+def beat_command() -> list[str]:
+    return _localize(list(_compose_service("beat")["command"]))
+
+
+def web_command(port: int) -> list[str]:
+    """docker-compose.yml's web command, bound to loopback on `port` instead of 0.0.0.0:8000."""
+    command = list(_compose_service("web")["command"])
+    for flag in ("--bind", "-b"):
+        if flag in command:
+            command[command.index(flag) + 1] = f"127.0.0.1:{port}"
+            break
+    else:
+        command += ["--bind", f"127.0.0.1:{port}"]
+    return _localize(command)

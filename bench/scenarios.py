@@ -1,0 +1,231 @@
+"""The scenarios. Each takes the Harness and returns its figures as a dict (one JSON line).
+
+Time is wall-clock time.time() everywhere (the engine's occurred_at, the load
+processes' commits, the receiver's arrivals): one machine, one clock.
+"""
+
+import base64
+import os
+import secrets
+import time
+
+from bench import config, measure
+from bench.apiload import run_api_load
+
+# Paced load is spread over this many load processes (one Python process tops out
+# near 200 bookings/s here, and the workers share the CPU).
+PACED_PROCESSES = 2
+
+
+def _deliver(h, *, endpoints: int, events: int, slow: int = 0, rate: float = 0.0, processes: int = 1,
+             drain: bool = False) -> dict:
+    """Make a tenant, create `events` bookings (workers running, or stopped then started:
+    `drain`), wait for every delivery, and account for receipts against the delivery log."""
+    business, endpoint_ids = h.tenant(endpoints, slow=slow)
+    expected = events * endpoints
+    h.receiver.reset()
+    if drain:
+        h.stop_workers()
+    window_start = time.time()
+    h.sampler.sample()
+    load = h.create_bookings(business, events, rate=rate, processes=processes)
+    workers_started = None
+    if drain:
+        workers_started = time.time()
+        h.start_workers()
+    waited = measure.wait_for_receipts(h.receiver, expected, timeout=120 + expected / 20)
+    measure.wait_until(lambda: measure.settled(endpoint_ids), timeout=60 + 2 * h.size.slow_seconds)
+    h.sampler.sample()
+    window_end = time.time()
+    records, invalid, unknown = h.receiver.records()
+    first = measure.receipts(records)
+    arrivals = sorted(arrived for arrived, _path, _event in first["first"].values())
+    log = measure.delivery_log(endpoint_ids)
+    return {
+        "load": load, "first": first["first"], "arrivals": arrivals,
+        "occurred": measure.occurred_at_by_event([business.id]),
+        "workers_started": workers_started, "window": (window_start, window_end),
+        "facts": {
+            "expected": expected, "received": len(first["first"]), "complete": waited["complete"]
+            and len(first["first"]) >= expected, "duplicates": first["duplicates"],
+            "invalid_signatures": invalid, "unknown_paths": unknown, "requests": len(records),
+            **log,
+            "every_attempt_logged": log["attempts_open"] == 0 and log["attempts_logged"] >= len(records) - invalid,
+        },
+    }
+
+
+def _usage(h, run: dict) -> dict:
+    workers = h.sampler.window(*run["window"])
+    cpu = sum(w["cpu_s"] for w in workers.values())
+    received = run["facts"]["received"]
+    return {
+        "workers": workers,
+        "worker_cpu_ms_per_delivery": round(1000 * cpu / received, 2) if received else None,
+        "load_cpu_ms_per_event": round(1000 * run["load"]["cpu_seconds"] / max(run["load"]["count"], 1), 2),
+    }
+
+
+def _from_first_commit(run: dict) -> float | None:
+    return measure.per_second(len(run["arrivals"]), run["load"]["first_commit"],
+                              run["arrivals"][-1] if run["arrivals"] else None)
+
+
+def _latency(run: dict) -> dict:
+    return measure.latency_summary_ms(measure.latencies(run["first"], run["occurred"]))
+
+
+def _commit_rate(run: dict) -> float | None:
+    load = run["load"]
+    return measure.per_second(load["count"], load["first_commit"], load["last_commit"])
+
+
+# --- 6. the sender limit --------------------------------------------------------------------------
+
+def sender(h) -> dict:
+    """The receiver hit by a bare requests loop in the workers' shape: what this machine can send."""
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    url = h.receiver.url("sender")
+    h.receiver.set_secrets({url: secret})
+    h.receiver.reset()
+    count = h.size.sender_requests
+    outcomes = h.send_bare(url, secret, count)
+    measure.wait_for_receipts(h.receiver, count, timeout=30, stall=10)
+    records, invalid, _unknown = h.receiver.records()
+    arrivals = [record[0] for record in records if record[5]]
+    began, ended = min(o["began"] for o in outcomes), max(o["ended"] for o in outcomes)
+    return {
+        "requests": count, "received": len(arrivals), "errors": sum(o["errors"] for o in outcomes),
+        "invalid_signatures": invalid,
+        "deliveries_per_s": measure.per_second(len(arrivals), arrivals[0] if arrivals else None,
+                                               arrivals[-1] if arrivals else None),
+        "client_per_s": measure.per_second(sum(o["sent"] for o in outcomes), began, ended),
+        "sender_cpu_ms_per_request": round(1000 * sum(o["cpu_seconds"] for o in outcomes) / max(count, 1), 3),
+        "shape": {"processes": len(outcomes), "threads": config.worker_concurrency()},
+    }
+
+
+# --- 1. throughput -----------------------------------------------------------------------------------
+
+def throughput(h) -> dict:
+    """N bookings, 1 endpoint each: burst (workers running) and drain (workers started after)."""
+    n = h.size.throughput_bookings
+    burst = _deliver(h, endpoints=1, events=n)
+    drain = _deliver(h, endpoints=1, events=n, drain=True)
+    burst_rate, creation_rate = _from_first_commit(burst), _commit_rate(burst)
+    arrivals = drain["arrivals"]
+    return {
+        "bookings": n,
+        "burst": {
+            "deliveries_per_s": burst_rate, "bookings_created_per_s": creation_rate,
+            "burst_vs_creation": round(burst_rate / creation_rate, 3) if burst_rate and creation_rate else None,
+            "latency": _latency(burst), **burst["facts"], **_usage(h, burst),
+        },
+        "drain": {
+            "deliveries_per_s": measure.per_second(len(arrivals), arrivals[0] if arrivals else None,
+                                                   arrivals[-1] if arrivals else None),
+            "bookings_created_per_s": _commit_rate(drain),
+            "workers_start_to_first_receipt_s": round(arrivals[0] - drain["workers_started"], 2) if arrivals else None,
+            **drain["facts"], **_usage(h, drain),
+        },
+    }
+
+
+# --- 2. fan-out ----------------------------------------------------------------------------------------
+
+def fanout(h) -> dict:
+    size = h.size
+    run = _deliver(h, endpoints=size.fanout_endpoints, events=size.fanout_events)
+    return {"events": size.fanout_events, "endpoints": size.fanout_endpoints,
+            "deliveries_per_s": _from_first_commit(run), "bookings_created_per_s": _commit_rate(run),
+            "latency": _latency(run), **run["facts"], **_usage(h, run)}
+
+
+# --- 3. paced latency -------------------------------------------------------------------------------
+
+def paced(h) -> dict:
+    size = h.size
+    events = int(size.paced_rate * size.paced_seconds)
+    processes = PACED_PROCESSES if size.name == "full" else 1
+    run = _deliver(h, endpoints=1, events=events, rate=size.paced_rate, processes=processes)
+    return {"target_events_per_s": size.paced_rate, "seconds": size.paced_seconds, "events": events,
+            "achieved_events_per_s": _commit_rate(run), "load_processes": processes,
+            "load_worst_lag_s": run["load"]["worst_lag_s"], "latency": _latency(run),
+            **run["facts"], **_usage(h, run)}
+
+
+# --- 4. isolation ------------------------------------------------------------------------------------
+
+def isolation(h, fanout_per_s: float | None) -> dict:
+    """10 endpoints per event, the last answering after slow_seconds: the 9 healthy ones' rate."""
+    size = h.size
+    h.receiver.configure(slow_seconds=size.slow_seconds)
+    run = _deliver(h, endpoints=size.isolation_endpoints, events=size.isolation_events, slow=1)
+    healthy = sorted(arrived for arrived, path, _e in run["first"].values() if path.startswith("/hook/"))
+    slow = [arrived for arrived, path, _e in run["first"].values() if path.startswith("/slow/")]
+    healthy_rate = measure.per_second(len(healthy), run["load"]["first_commit"], healthy[-1] if healthy else None)
+    healthy_first = {d: v for d, v in run["first"].items() if v[1].startswith("/hook/")}
+    return {
+        "events": size.isolation_events, "endpoints_per_event": size.isolation_endpoints,
+        "slow_seconds": size.slow_seconds, "healthy_expected": size.isolation_events * (size.isolation_endpoints - 1),
+        "healthy_received": len(healthy), "slow_received": len(slow),
+        "healthy_deliveries_per_s": healthy_rate, "fanout_deliveries_per_s": fanout_per_s,
+        "ratio_to_fanout": round(healthy_rate / fanout_per_s, 3) if healthy_rate and fanout_per_s else None,
+        "healthy_latency": measure.latency_summary_ms(measure.latencies(healthy_first, run["occurred"])),
+        **run["facts"], **_usage(h, run),
+    }
+
+
+# --- 5. API ------------------------------------------------------------------------------------------------
+
+def api(h) -> dict:
+    from bench.harness import business_key
+
+    size = h.size
+    keys = [business_key(h.tenant(0)[0]) for _ in range(size.api_clients)]
+    web, base = h.start_web()
+    try:
+        results = run_api_load(base, keys, size.api_requests_per_operation)
+    finally:
+        web.stop()
+    return {"clients": size.api_clients, "server": "gunicorn (docker-compose web command)",
+            "gunicorn_workers": _gunicorn_workers(), **results}
+
+
+def _gunicorn_workers() -> int | None:
+    command = config.web_command(0)
+    return int(command[command.index("--workers") + 1]) if "--workers" in command else None
+
+
+# --- Soak (--soak): worker memory over a long run ---------------------------------------------
+
+def soak(h, fanout_per_s: float | None) -> dict:
+    """soak_events x fanout_endpoints deliveries (100,000 at full size), paced at 80 % of the fan-out
+    rate of the same run so that no backlog builds up: the workers' RSS from warm (10 % done) to the end."""
+    size = h.size
+    rate = 0.8 * fanout_per_s / size.fanout_endpoints if fanout_per_s else 0.0
+    run = _deliver(h, endpoints=size.fanout_endpoints, events=size.soak_events, rate=rate)
+    arrivals = run["arrivals"]
+    warm_at = arrivals[len(arrivals) // 10] if arrivals else run["window"][0]
+    growth = {}
+    for name, rows in _rss_series(h, run["window"]).items():
+        warm = next((rss for moment, rss in rows if moment >= warm_at), rows[0][1])
+        growth[name] = {"rss_warm_mib": round(warm / 2**20, 1), "rss_end_mib": round(rows[-1][1] / 2**20, 1),
+                        "rss_max_mib": round(max(rss for _m, rss in rows) / 2**20, 1),
+                        "growth": round(rows[-1][1] / warm - 1, 3)}
+    return {"events": size.soak_events, "endpoints": size.fanout_endpoints,
+            "paced_events_per_s": round(rate, 2) or None, "deliveries_per_s": _from_first_commit(run),
+            "rss": growth, "rss_growth_max": max((g["growth"] for g in growth.values()), default=None),
+            **run["facts"], **_usage(h, run)}
+
+
+def _rss_series(h, window) -> dict[str, list[tuple[float, int]]]:
+    series: dict[str, list] = {}
+    for moment, name, rss, _cpu in h.sampler.samples:
+        if window[0] <= moment <= window[1] and name.startswith("worker"):
+            series.setdefault(name, []).append((moment, rss))
+    return series
+
+
+def load_average() -> list[float]:
+    return [round(value, 2) for value in os.getloadavg()]

@@ -1,0 +1,120 @@
+"""The benchmark harness (bench/) keeps working: one run at --size tiny, every scenario.
+
+This measures nothing and asserts no timing: it checks that each scenario ran and wrote
+one well-formed JSON line with plausible counts (every delivery received once, with a
+valid signature, and logged). It runs against whatever this test run uses: PostgreSQL
+and Redis in CI, or the embedded defaults (SQLite and the filesystem broker), in a
+database, queue and work directory of its own; bench/results.jsonl is never written.
+"""
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from bench import config
+from bench.report import latest_medians, markdown, verdicts
+
+ROOT = Path(__file__).resolve().parent.parent
+DELIVERY_SCENARIOS = ("fanout", "paced", "isolation")
+TINY = config.SIZES["tiny"]
+EXPECTED_DELIVERIES = {
+    "fanout": TINY.fanout_events * TINY.fanout_endpoints,
+    "paced": int(TINY.paced_rate * TINY.paced_seconds),
+    "isolation": TINY.isolation_events * TINY.isolation_endpoints,
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    if importlib.util.find_spec("aiohttp") is None:
+        pytest.skip("the benchmark's receiver needs aiohttp (pip install -r requirements-bench.txt)")
+    workdir = tmp_path_factory.mktemp("bench")
+    output = workdir / "results.jsonl"
+    results_before = config.RESULTS_PATH.stat().st_mtime_ns if config.RESULTS_PATH.exists() else None
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "CELERY_QUEUE")}
+    finished = subprocess.run(
+        [sys.executable, "-m", "bench", "--size", "tiny", "--output", str(output),
+         "--work-dir", str(workdir / "work"), "--db-suffix", f"_benchtest{os.getpid()}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert finished.returncode == 0, f"exit {finished.returncode}\n{finished.stderr[-6000:]}"
+    results_after = config.RESULTS_PATH.stat().st_mtime_ns if config.RESULTS_PATH.exists() else None
+    assert results_after == results_before, "a --output run must not touch bench/results.jsonl"
+    printed = [json.loads(line) for line in finished.stdout.splitlines() if line.startswith("{")]
+    written = [json.loads(line) for line in output.read_text().splitlines()]
+    assert printed == written, "stdout and the results file must hold the same lines"
+    return {line["scenario"]: line for line in written}
+
+
+def test_every_scenario_wrote_one_line_with_its_provenance(tiny_run):
+    assert list(tiny_run) == list(config.SCENARIOS)
+    for name, line in tiny_run.items():
+        assert "error" not in line, f"{name}: {line.get('error')}"
+        assert line["size"] == "tiny" and line["run"] == 1 and line["runs"] == 1
+        assert line["commit"] == "" or re.fullmatch(r"[0-9a-f]{40}", line["commit"]), line["commit"]
+        datetime.fromisoformat(line["timestamp"])
+        assert line["worker_command"][:3] == ["-A", "calendence", "worker"]
+        assert all(isinstance(v, (int, float)) and v > 0 for v in line["headline"].values()), line["headline"]
+
+
+def test_sender_limit_counts_every_request(tiny_run):
+    figures = tiny_run["sender"]["figures"]
+    assert figures["received"] == figures["requests"] == TINY.sender_requests
+    assert figures["errors"] == figures["invalid_signatures"] == 0
+
+
+def _assert_all_delivered_once_and_logged(figures: dict, expected: int) -> None:
+    assert expected > 0
+    assert figures["complete"] is True
+    assert figures["received"] == figures["deliveries"] == expected
+    assert figures["by_status"] == {"succeeded": expected}
+    assert figures["invalid_signatures"] == figures["unknown_paths"] == 0
+    assert figures["attempts_logged"] >= expected and figures["attempts_open"] == 0
+    assert figures["every_attempt_logged"] is True
+
+
+def test_throughput_burst_and_drain_deliver_every_booking(tiny_run):
+    figures = tiny_run["throughput"]["figures"]
+    for phase in ("burst", "drain"):
+        _assert_all_delivered_once_and_logged(figures[phase], TINY.throughput_bookings)
+        assert figures[phase]["deliveries_per_s"] > 0
+    assert figures["burst"]["latency"]["count"] == TINY.throughput_bookings
+
+
+@pytest.mark.parametrize("name", DELIVERY_SCENARIOS)
+def test_delivery_scenarios_deliver_everything(tiny_run, name):
+    _assert_all_delivered_once_and_logged(tiny_run[name]["figures"], EXPECTED_DELIVERIES[name])
+
+
+def test_isolation_counts_healthy_and_slow_endpoints_apart(tiny_run):
+    figures = tiny_run["isolation"]["figures"]
+    assert figures["healthy_received"] == figures["healthy_expected"] == TINY.isolation_events * 9
+    assert figures["slow_received"] == TINY.isolation_events
+    assert figures["fanout_deliveries_per_s"] == tiny_run["fanout"]["figures"]["deliveries_per_s"]
+
+
+def test_api_scenario_answers_every_request(tiny_run):
+    figures = tiny_run["api"]["figures"]
+    assert figures["all_succeeded"] is True
+    for operation in ("register", "list", "get"):
+        assert figures[operation]["requests"] > 0 and figures[operation]["errors"] == 0
+
+
+def test_report_takes_the_latest_medians_and_judges_them(tiny_run, tmp_path):
+    lines = list(tiny_run.values())
+    latest = latest_medians(lines, size="tiny")
+    assert set(latest) == set(config.SCENARIOS)
+    table = markdown(verdicts(latest))
+    assert "drain deliveries/s" in table and "not run" in table  # the soak was not asked for
+    if importlib.util.find_spec("matplotlib") is not None:
+        from bench.report import draw
+
+        draw(verdicts(latest), latest, tmp_path / "report.png")
+        assert (tmp_path / "report.png").stat().st_size > 10_000
