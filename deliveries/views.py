@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from calendence.errors import Conflict
 from calendence.openapi import ERROR_RESPONSES, error
 from calendence.viewsets import TenantScopedViewSet
+from webhooks.event_types import example_body
 from webhooks.models import WebhookEndpoint
 from webhooks.permissions import HasWebhooksPlan
 from webhooks.selectors import webhook_endpoints_visible_to
@@ -22,6 +23,33 @@ from .serializers import (
     RecoverSerializer,
     TestEventSerializer,
 )
+
+DELIVERY = {
+    "id": "dlv_2f7b5058456a6ead20d6799c7bc58fb0",
+    "event_id": "evt_07378604f756de0cb1f796ed05158e1c",
+    "event": "booking.cancelled",
+    "webhook_id": "5b0e7c1a-3f2d-4c8e-9a61-7d2f0b4e8c13",
+    "status": "failed",
+    "attempts": [
+        {
+            "number": 1,
+            "status_code": 503,
+            "error": None,
+            "error_detail": "",
+            "duration_ms": 41,
+            "started_at": "2026-03-24T14:30:01Z",
+            "finished_at": "2026-03-24T14:30:01Z",
+        }
+    ],
+    "next_attempt_at": None,
+    "created_at": "2026-03-24T14:30:00Z",
+    "completed_at": "2026-03-24T14:33:02Z",
+}
+DELIVERY_DETAIL = {
+    **DELIVERY,
+    "attempts": [{**DELIVERY["attempts"][0], "response_body": "Service Unavailable"}],
+    "payload": example_body("booking.cancelled"),
+}
 
 WEBHOOK_PERMISSIONS = [*TenantScopedViewSet.permission_classes, HasWebhooksPlan]
 DISABLED_RESPONSE = {409: error("The webhook is disabled: enable it first (PATCH is_active: true).")}
@@ -50,6 +78,7 @@ class DeliveryLogViewSet(TenantScopedViewSet):
 @extend_schema_view(
     list=extend_schema(
         summary="List a webhook's deliveries, newest first",
+        examples=[OpenApiExample("A delivery", response_only=True, value=DELIVERY)],  # wrapped in a page
         parameters=[
             OpenApiParameter("status", str, enum=["pending", "succeeded", "failed"]),
             OpenApiParameter("event", str, description="An event type, e.g. booking.created"),
@@ -80,7 +109,10 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, DeliveryLogViewSet):
             **ERROR_RESPONSES,
             **DISABLED_RESPONSE,
         },
-        examples=[OpenApiExample("A cancellation", request_only=True, value={"event": "booking.cancelled"})],
+        examples=[
+            OpenApiExample("A cancellation", request_only=True, value={"event": "booking.cancelled"}),
+            OpenApiExample("Sent", response_only=True, status_codes=["202"], value={"delivery_id": DELIVERY["id"]}),
+        ],
     )
     def send_test(self, request, webhook_id=None):
         data = self.validated(TestEventSerializer)
@@ -97,7 +129,10 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, DeliveryLogViewSet):
             **ERROR_RESPONSES,
             **DISABLED_RESPONSE,
         },
-        examples=[OpenApiExample("Since yesterday", request_only=True, value={"since": "2026-03-24T00:00:00+00:00"})],
+        examples=[
+            OpenApiExample("Since yesterday", request_only=True, value={"since": "2026-03-24T00:00:00+00:00"}),
+            OpenApiExample("Two failed deliveries", response_only=True, status_codes=["202"], value={"redelivered": 2}),
+        ],
     )
     def recover(self, request, webhook_id=None):
         data = self.validated(RecoverSerializer)
@@ -111,7 +146,11 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, DeliveryLogViewSet):
 
 
 @extend_schema_view(
-    retrieve=extend_schema(summary="Get a delivery with its attempts", responses={200: DeliveryDetailSerializer, **ERROR_RESPONSES})
+    retrieve=extend_schema(
+        summary="Get a delivery with its attempts",
+        responses={200: DeliveryDetailSerializer, **ERROR_RESPONSES},
+        examples=[OpenApiExample("A failed delivery", response_only=True, value=DELIVERY_DETAIL)],
+    )
 )
 class DeliveryViewSet(mixins.RetrieveModelMixin, DeliveryLogViewSet):
     """GET /deliveries/{id}, POST /deliveries/{id}/redeliver"""
@@ -126,6 +165,14 @@ class DeliveryViewSet(mixins.RetrieveModelMixin, DeliveryLogViewSet):
             **ERROR_RESPONSES,
             409: error("The delivery is still pending, or its webhook is disabled."),
         },
+        examples=[
+            OpenApiExample(
+                "A fresh series",
+                response_only=True,
+                status_codes=["202"],
+                value={**DELIVERY, "status": "pending", "next_attempt_at": "2026-03-24T15:00:00Z", "completed_at": None},
+            )
+        ],
     )
     @action(detail=True, methods=["post"])
     def redeliver(self, request, pk=None):

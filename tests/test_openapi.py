@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.management.commands.spectacular import SchemaGenerationError
 
 ROUTES = {
@@ -131,3 +132,24 @@ def test_webhook_list_documents_cursor_pagination(schema):
 
     assert {"results", "next", "previous"} <= set(page["properties"])
     assert "cursor" in {parameter["name"] for parameter in schema["paths"]["/api/v1/webhooks"]["get"]["parameters"]}
+
+
+BEYOND_THE_SEED = [
+    ("patch", "/api/v1/webhooks/{id}"),
+    ("post", "/api/v1/webhooks/{id}/rotate-secret"),
+    ("post", "/api/v1/webhooks/{webhook_id}/test"),
+    ("post", "/api/v1/webhooks/{webhook_id}/recover"),
+    ("get", "/api/v1/webhooks/{webhook_id}/deliveries"),
+    ("get", "/api/v1/deliveries/{id}"),
+    ("post", "/api/v1/deliveries/{id}/redeliver"),
+    ("get", "/api/v1/event-types"),
+]
+
+
+@pytest.mark.parametrize("method, path", BEYOND_THE_SEED)
+def test_every_beyond_the_seed_operation_has_request_and_response_examples(method, path):
+    operation = SchemaGenerator().get_schema(request=None, public=True)["paths"][path][method]
+    if "requestBody" in operation:
+        assert operation["requestBody"]["content"]["application/json"].get("examples"), "no request example"
+    success = next(response for code, response in operation["responses"].items() if code.startswith("2"))
+    assert success["content"]["application/json"].get("examples"), "no response example"

@@ -26,11 +26,30 @@ REGISTER_EXAMPLE = OpenApiExample(
     request_only=True,
     value={"url": "https://example.com/webhooks/calendence", "events": ["booking.created", "booking.cancelled"]},
 )
+WEBHOOK = {
+    "id": "5b0e7c1a-3f2d-4c8e-9a61-7d2f0b4e8c13",
+    "url": "https://example.com/webhooks/calendence",
+    "events": ["booking.created", "booking.cancelled"],
+    "description": "",
+    "is_active": True,
+    "disabled_reason": None,
+    "business_id": "8d78a9e0-bca0-4fe8-9b7a-7ef35e42667c",
+    "hub_id": None,
+    "created_at": "2026-03-24T14:30:00Z",
+}
+SECRET = "whsec_f5KQxPNZfKS0VvsSAsngouw0ziBoWKFywzu6gc6gWYg="
+WEBHOOK_EXAMPLE = OpenApiExample("A webhook", response_only=True, value=WEBHOOK)
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List webhooks, newest first", responses={200: WebhookEndpointSerializer, **ERROR_RESPONSES}),
-    retrieve=extend_schema(summary="Get a webhook", responses={200: WebhookEndpointSerializer, **ERROR_RESPONSES}),
+    list=extend_schema(
+        summary="List webhooks, newest first",
+        responses={200: WebhookEndpointSerializer, **ERROR_RESPONSES},
+        examples=[WEBHOOK_EXAMPLE],  # wrapped in a page
+    ),
+    retrieve=extend_schema(
+        summary="Get a webhook", responses={200: WebhookEndpointSerializer, **ERROR_RESPONSES}, examples=[WEBHOOK_EXAMPLE]
+    ),
     destroy=extend_schema(summary="Delete a webhook; nothing more is delivered to it", responses={204: None, **ERROR_RESPONSES}),
 )
 class WebhookEndpointViewSet(
@@ -52,7 +71,10 @@ class WebhookEndpointViewSet(
         summary="Register a webhook",
         request=WebhookEndpointCreateSerializer,
         responses={201: WebhookEndpointCreatedSerializer, **ERROR_RESPONSES},
-        examples=[REGISTER_EXAMPLE],
+        examples=[
+            REGISTER_EXAMPLE,
+            OpenApiExample("Registered", response_only=True, status_codes=["201"], value={**WEBHOOK, "secret": SECRET}),
+        ],
     )
     def create(self, request, *args, **kwargs):
         data = self.validated(WebhookEndpointCreateSerializer)
@@ -69,7 +91,7 @@ class WebhookEndpointViewSet(
         summary="Change a webhook (url, events, description, is_active); enabling clears disabled_reason",
         request=WebhookEndpointUpdateSerializer,
         responses={200: WebhookEndpointSerializer, **ERROR_RESPONSES},
-        examples=[OpenApiExample("Re-enable", request_only=True, value={"is_active": True})],
+        examples=[OpenApiExample("Re-enable", request_only=True, value={"is_active": True}), WEBHOOK_EXAMPLE],
     )
     def partial_update(self, request, *args, **kwargs):
         endpoint = self.get_object()
@@ -81,7 +103,10 @@ class WebhookEndpointViewSet(
         summary="Rotate the signing secret; the previous one keeps signing for grace_seconds",
         request=RotateSecretSerializer,
         responses={200: SecretSerializer, **ERROR_RESPONSES},
-        examples=[OpenApiExample("One hour of overlap", request_only=True, value={"grace_seconds": 3600})],
+        examples=[
+            OpenApiExample("One hour of overlap", request_only=True, value={"grace_seconds": 3600}),
+            OpenApiExample("The new secret", response_only=True, value={"secret": SECRET}),
+        ],
     )
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, pk=None):
@@ -104,6 +129,7 @@ class EventTypeListView(APIView):
             200: inline_serializer("EventTypeList", {"results": EventTypeSerializer(many=True)}),
             **ERROR_RESPONSES,
         },
+        examples=[OpenApiExample("The catalog", response_only=True, value={"results": event_types.catalog()[:1]})],
     )
     def get(self, request):
         return Response({"results": event_types.catalog()})
