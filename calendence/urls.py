@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from . import health
+from . import errors, health
 
 api_v1 = [
     path("", include("bookings.urls")),
@@ -10,6 +10,8 @@ api_v1 = [
     path("", include("deliveries.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularRedocView.as_view(url_name="schema"), name="docs"),
+    # Unknown API paths answer the JSON error body even in development (DEBUG's 404 page is HTML).
+    re_path(r"^.*$", errors.not_found),
 ]
 
 urlpatterns = [

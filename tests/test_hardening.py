@@ -69,3 +69,9 @@ def test_each_key_is_rate_limited_with_retry_after(tenant, other_tenant, monkeyp
     assert_error(response, 429, "throttled")
     assert 0 < int(response["Retry-After"]) <= 60
     assert other_tenant.client.get("/api/v1/webhooks").status_code == 200  # counted per key
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_unknown_api_path_is_a_json_404_in_every_mode(tenant, settings, debug):
+    settings.DEBUG = debug
+    assert_error(tenant.client.get("/api/v1/no-such-thing"), 404, "not_found")
