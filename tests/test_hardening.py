@@ -1,6 +1,7 @@
 """Bad input gets a clear JSON error and changes nothing; keys are rate limited."""
 
 import pytest
+from rest_framework.test import APIClient
 
 from bookings.models import Booking, Location
 from calendence.throttling import ApiKeyRateThrottle
@@ -72,6 +73,10 @@ def test_each_key_is_rate_limited_with_retry_after(tenant, other_tenant, monkeyp
 
 
 @pytest.mark.parametrize("debug", [False, True])
-def test_unknown_api_path_is_a_json_404_in_every_mode(tenant, settings, debug):
+@pytest.mark.parametrize("method", ["get", "post", "patch", "delete"])
+def test_unknown_api_path_is_a_json_404_in_every_mode(tenant, settings, debug, method):
     settings.DEBUG = debug
-    assert_error(tenant.client.get("/api/v1/no-such-thing"), 404, "not_found")
+    client = APIClient(enforce_csrf_checks=True)  # as a real client meets it: no CSRF 403 page
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tenant.key}")
+    response = getattr(client, method)("/api/v1/bookings/0.5", {}, format="json")
+    assert_error(response, 404, "not_found")
