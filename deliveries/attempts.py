@@ -111,6 +111,8 @@ def delivery_headers(delivery: Delivery, attempt_number: int, body: bytes) -> di
 
 def close_interrupted_attempts(delivery: Delivery) -> int:
     """Attempts a dead worker left open: they count, and they failed."""
+    if delivery.attempt_count == 0:
+        return 0  # attempt_count is raised before an attempt row exists: none can be open
     now = timezone.now()
     open_attempts = list(delivery.attempts.filter(finished_at__isnull=True))
     for attempt in open_attempts:
