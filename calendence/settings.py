@@ -248,6 +248,12 @@ WEBHOOK_SWEEP_AFTER_SECONDS = env_float("WEBHOOK_SWEEP_AFTER_SECONDS", 30)
 # A worker's claim on a delivery lasts one attempt's deadline plus this margin (room
 # to write the log); a worker that dies leaves a claim that runs out after it.
 WEBHOOK_CLAIM_MARGIN_SECONDS = env_float("WEBHOOK_CLAIM_MARGIN_SECONDS", 30)
+# The engine (deliveries.engine): a worker claims, sends and logs this many deliveries at
+# a time; each worker process sends through this many threads, and gives one endpoint at
+# most WEBHOOK_ENDPOINT_CONCURRENCY of them, so a hanging endpoint cannot take them all.
+WEBHOOK_BATCH_SIZE = env_int("WEBHOOK_BATCH_SIZE", 100)
+WEBHOOK_SEND_THREADS = env_int("WEBHOOK_SEND_THREADS", 64)
+WEBHOOK_ENDPOINT_CONCURRENCY = env_int("WEBHOOK_ENDPOINT_CONCURRENCY", 32)
 
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-deliveries": {

@@ -1,10 +1,15 @@
-"""One attempt of one delivery: claim it, record it, send it, settle it.
+"""Attempts, a batch at a time: claim due deliveries, record an attempt of each, send, settle.
 
-The claim is a conditional UPDATE on the delivery row (due, pending, and not
-claimed by a live worker), so two workers, two copies of a message, or a worker
-and the sweeper can never send the same attempt at once. The claim expires
-after one attempt's deadline plus a margin: if the worker dies, the delivery
-becomes claimable again and the attempt it left open is closed as `worker_lost`.
+The claim is one short transaction. It locks the due, unclaimed candidates (SELECT …
+FOR UPDATE SKIP LOCKED, so concurrent workers take different rows), marks them
+claimed until one attempt's deadline plus a margin, and writes their attempt rows,
+all before anything is sent. So two workers, two copies of a message, or a worker
+and the sweeper never send the same attempt, and a crash mid-request still leaves
+a row. If the worker dies, its claim runs out, and whoever claims the delivery next
+closes the attempt it left open as `worker_lost`.
+
+Settling is guarded the same way: a worker writes an attempt's result only while its
+claim on the delivery still stands, so a worker that outlived its claim writes nothing.
 """
 
 import logging
@@ -14,11 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from . import transport
 from .endpoint_health import GONE_STATUS, endpoint_health_record
 from .models import Delivery, DeliveryAttempt
+from .sender import Finished, Sender, sender
 from .signing import calendence_signature, standard_webhooks_signature
 
 logger = logging.getLogger(__name__)
@@ -34,55 +42,91 @@ class AttemptOutcome:
     retry_at: datetime | None
 
 
-def retry_delay(attempt_in_series: int) -> float:
-    """Seconds to wait after failed attempt n: base * 2**(n-1), plus up to 10 % jitter."""
+@dataclass(frozen=True)
+class Sending:
+    """One attempt, claimed and recorded: everything needed to send it and log the answer."""
+
+    delivery: Delivery
+    attempt: DeliveryAttempt
+    body: bytes
+    headers: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return self.delivery.endpoint.url
+
+    @property
+    def endpoint_id(self) -> str:
+        return self.delivery.endpoint_id
+
+
+def retry_delay(attempt_in_series: int, jitter: float | None = None) -> float:
+    """Seconds to wait after failed attempt n: base * 2**(n-1), plus up to 10 % jitter
+    (`jitter`, a share of the delay, or a random one)."""
     delay = settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempt_in_series - 1)
-    return delay * (1 + random.uniform(0, RETRY_JITTER))
+    return delay * (1 + (random.uniform(0, RETRY_JITTER) if jitter is None else jitter))
 
 
-def delivery_claim(delivery_id: str) -> Delivery | None:
-    """The delivery, now claimed by this worker, if it is due and nobody else holds it."""
-    now = timezone.now()
-    claim_until = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + settings.WEBHOOK_CLAIM_MARGIN_SECONDS)
-    claimed = Delivery.objects.due_unclaimed(now).filter(pk=delivery_id).update(claimed_until=claim_until)
-    if not claimed:
-        return None
-    return Delivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
+def claim_expiry(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + settings.WEBHOOK_CLAIM_MARGIN_SECONDS)
 
 
 def delivery_attempt(delivery_id: str) -> AttemptOutcome | None:
-    """Make the next attempt of a due delivery; None if it is not due or another worker has it."""
-    delivery = delivery_claim(delivery_id)
-    if delivery is None:
-        return None
-    close_interrupted_attempts(delivery)
-    refusal = _refusal(delivery)
-    if refusal is not None:
-        return _settle(delivery, succeeded=False, error=refusal, final=True)
-    attempt = _attempt_open(delivery)
-    body = delivery.event.body.encode("utf-8")
-    result = transport.post(
-        delivery.endpoint.url,
-        body,
-        delivery_headers(delivery, attempt.number, body),
-        timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-        allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS,
-    )
-    _attempt_close(attempt, result)
-    final = (
-        result.succeeded
-        or result.status_code == GONE_STATUS  # retrying a gone endpoint is pointless
-        or delivery.attempts_in_series >= settings.WEBHOOK_MAX_ATTEMPTS
-    )
-    outcome = _settle(
-        delivery, succeeded=result.succeeded, error=_summary(result), final=final, wait_at_least=result.retry_after
-    )
-    endpoint_health_record(
-        endpoint=delivery.endpoint,
-        status_code=result.status_code,
-        delivery_failed=outcome is not None and outcome.status == Delivery.Status.FAILED,
-    )
-    return outcome
+    """Make the next attempt of one due delivery and wait for the answer; None if it is not
+    due or another worker holds it. Workers use the batch functions below."""
+    slots = sender()
+    sendings, refused = attempts_begin(slots=slots, delivery_ids=[delivery_id], limit=1)
+    outcomes = refused + attempts_finish(slots.send(sendings))
+    return outcomes[0] if outcomes else None
+
+
+def attempts_begin(
+    *, slots: Sender, limit: int, delivery_ids: list[str] | None = None
+) -> tuple[list[Sending], list[AttemptOutcome]]:
+    """Claim up to `limit` due deliveries (among `delivery_ids`, if given; the longest due
+    first) and record an attempt of each. Returns the attempts to send, each holding one of
+    its endpoint's slots, and the outcomes of deliveries failed without an attempt."""
+    reserved: list[str] = []
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            candidates = _lock_claimable(now, delivery_ids, limit, skip_endpoints=slots.saturated_endpoints())
+            close_interrupted_attempts(candidates, now)
+            refused, sendable = [], []
+            for delivery in candidates:
+                if refusal := _refusal(delivery):
+                    refused.append(_refuse(delivery, refusal, now))
+                elif slots.reserve(delivery.endpoint_id):
+                    reserved.append(delivery.endpoint_id)
+                    sendable.append(delivery)
+            attempts = _attempts_open(sendable, now)
+    except BaseException:
+        slots.release(reserved)
+        raise
+    return [_sending(delivery, attempt) for delivery, attempt in zip(sendable, attempts)], refused
+
+
+def attempts_finish(finished: list[Finished]) -> list[AttemptOutcome]:
+    """Log the answers and settle each delivery: done, failed, or its next attempt scheduled."""
+    if not finished:
+        return []
+    with transaction.atomic():
+        now = timezone.now()
+        held = _still_held(finished)
+        for sending, _result in finished:
+            if sending.delivery.pk not in held:
+                logger.warning("Delivery %s was taken over by another worker; not settling it here.", sending.delivery.pk)
+        finished = [(sending, result) for sending, result in finished if sending.delivery.pk in held]
+        _attempts_close(finished, now)
+        outcomes = _settle(finished, now)
+    for (sending, result), outcome in zip(finished, outcomes):
+        if not result.succeeded:
+            endpoint_health_record(
+                endpoint=sending.delivery.endpoint,
+                status_code=result.status_code,
+                delivery_failed=outcome.status == Delivery.Status.FAILED,
+            )
+    return outcomes
 
 
 def delivery_headers(delivery: Delivery, attempt_number: int, body: bytes) -> dict[str, str]:
@@ -109,19 +153,30 @@ def delivery_headers(delivery: Delivery, attempt_number: int, body: bytes) -> di
     return headers
 
 
-def close_interrupted_attempts(delivery: Delivery) -> int:
+def close_interrupted_attempts(deliveries: list[Delivery], now: datetime) -> int:
     """Attempts a dead worker left open: they count, and they failed."""
-    if delivery.attempt_count == 0:
-        return 0  # attempt_count is raised before an attempt row exists: none can be open
-    now = timezone.now()
-    open_attempts = list(delivery.attempts.filter(finished_at__isnull=True))
+    # attempt_count is raised before an attempt row exists: a first attempt has none open.
+    retried = [delivery.pk for delivery in deliveries if delivery.attempt_count > 0]
+    if not retried:
+        return 0
+    open_attempts = list(DeliveryAttempt.objects.filter(delivery_id__in=retried, finished_at__isnull=True))
     for attempt in open_attempts:
         attempt.finished_at = now
         attempt.duration_ms = int((now - attempt.started_at).total_seconds() * 1000)
         attempt.error = "worker_lost"
         attempt.error_detail = "The worker making this attempt stopped before it finished."
-        attempt.save(update_fields=["finished_at", "duration_ms", "error", "error_detail"])
+    DeliveryAttempt.objects.bulk_update(open_attempts, ["finished_at", "duration_ms", "error", "error_detail"])
     return len(open_attempts)
+
+
+def _lock_claimable(now: datetime, delivery_ids, limit: int, *, skip_endpoints: list[str]) -> list[Delivery]:
+    candidates = Delivery.objects.due_unclaimed(now).select_related("event", "endpoint")
+    if delivery_ids is not None:
+        candidates = candidates.filter(pk__in=delivery_ids)
+    if skip_endpoints:
+        candidates = candidates.exclude(endpoint_id__in=skip_endpoints)
+    locked = candidates.order_by("next_attempt_at").select_for_update(skip_locked=True, of=("self",))
+    return list(locked[:limit])
 
 
 def _refusal(delivery: Delivery) -> str | None:
@@ -136,23 +191,57 @@ def _refusal(delivery: Delivery) -> str | None:
     return None
 
 
-def _attempt_open(delivery: Delivery) -> DeliveryAttempt:
-    """Record the attempt before it is sent: a crash mid-request still leaves a row."""
-    delivery.attempt_count += 1
-    delivery.save(update_fields=["attempt_count", "updated_at"])
-    return DeliveryAttempt.objects.create(
-        delivery=delivery, number=delivery.attempt_count, started_at=timezone.now()
+def _refuse(delivery: Delivery, reason: str, now: datetime) -> AttemptOutcome:
+    """Fail a delivery this transaction holds locked, without an attempt."""
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=Delivery.Status.FAILED, next_attempt_at=None, completed_at=now, claimed_until=None,
+        last_error=reason, updated_at=now,
+    )
+    return AttemptOutcome(delivery.id, Delivery.Status.FAILED, None)
+
+
+def _attempts_open(deliveries: list[Delivery], now: datetime) -> list[DeliveryAttempt]:
+    """Claim the deliveries and write their attempt rows, before anything is sent."""
+    if not deliveries:
+        return []
+    claimed_until = claim_expiry(now)
+    Delivery.objects.filter(pk__in=[delivery.pk for delivery in deliveries]).update(
+        claimed_until=claimed_until, attempt_count=F("attempt_count") + 1, updated_at=now
+    )
+    for delivery in deliveries:
+        delivery.claimed_until = claimed_until
+        delivery.attempt_count += 1
+    return DeliveryAttempt.objects.bulk_create(
+        [DeliveryAttempt(delivery=delivery, number=delivery.attempt_count, started_at=now) for delivery in deliveries]
     )
 
 
-def _attempt_close(attempt: DeliveryAttempt, result: transport.AttemptResult) -> None:
-    attempt.finished_at = timezone.now()
-    attempt.duration_ms = result.duration_ms
-    attempt.status_code = result.status_code
-    attempt.error = result.error
-    attempt.error_detail = result.error_detail
-    attempt.response_body = result.response_body
-    attempt.save()
+def _sending(delivery: Delivery, attempt: DeliveryAttempt) -> Sending:
+    body = delivery.event.body.encode("utf-8")
+    return Sending(delivery, attempt, body, delivery_headers(delivery, attempt.number, body))
+
+
+def _still_held(finished: list[Finished]) -> set[str]:
+    """The deliveries whose claim is still the one their attempt was made under, locked."""
+    claims = {sending.delivery.pk: sending.delivery.claimed_until for sending, _result in finished}
+    current = Delivery.objects.filter(pk__in=claims).select_for_update().values_list("pk", "claimed_until")
+    return {pk for pk, claimed_until in current if claimed_until == claims[pk]}
+
+
+def _attempts_close(finished: list[Finished], now: datetime) -> None:
+    attempts = []
+    for sending, result in finished:
+        attempt = sending.attempt
+        attempt.finished_at = now
+        attempt.duration_ms = result.duration_ms
+        attempt.status_code = result.status_code
+        attempt.error = result.error
+        attempt.error_detail = result.error_detail
+        attempt.response_body = result.response_body
+        attempts.append(attempt)
+    DeliveryAttempt.objects.bulk_update(
+        attempts, ["finished_at", "duration_ms", "status_code", "error", "error_detail", "response_body"]
+    )
 
 
 def _summary(result: transport.AttemptResult) -> str:
@@ -161,29 +250,42 @@ def _summary(result: transport.AttemptResult) -> str:
     return "" if result.succeeded else f"HTTP {result.status_code}"
 
 
-def _settle(
-    delivery: Delivery, *, succeeded: bool, error: str, final: bool, wait_at_least: float | None = None
-) -> AttemptOutcome | None:
-    """Close the delivery, or schedule its next attempt (in the row, not only in the broker).
+def _settle(finished: list[Finished], now: datetime) -> list[AttemptOutcome]:
+    """Close each delivery, or schedule its next attempt (in the row, not only in the broker).
 
-    The next attempt waits the backoff, or longer if the receiver asked (Retry-After,
-    capped at WEBHOOK_RETRY_AFTER_CAP_SECONDS).
-
-    Only while this worker's claim still stands: if it ran out and another worker took
-    the delivery over, that worker's record wins and this one writes nothing.
+    A failed attempt is retried after the backoff, or later if the receiver asked
+    (Retry-After, capped at WEBHOOK_RETRY_AFTER_CAP_SECONDS). Successes, the common
+    case, are settled together in one statement. The batch shares one jitter, so its
+    retries fall due together and go back to Celery in one message.
     """
-    now = timezone.now()
-    changes = {"claimed_until": None, "last_error": error, "updated_at": now}
+    succeeded = [sending.delivery.pk for sending, result in finished if result.succeeded]
+    Delivery.objects.filter(pk__in=succeeded).update(
+        status=Delivery.Status.SUCCEEDED, next_attempt_at=None, completed_at=now, claimed_until=None,
+        last_error="", updated_at=now,
+    )
+    jitter = random.uniform(0, RETRY_JITTER)
+    outcomes = []
+    for sending, result in finished:
+        if result.succeeded:
+            outcomes.append(AttemptOutcome(sending.delivery.pk, Delivery.Status.SUCCEEDED, None))
+        else:
+            outcomes.append(_settle_failure(sending.delivery, result, now, jitter))
+    return outcomes
+
+
+def _settle_failure(delivery: Delivery, result: transport.AttemptResult, now: datetime, jitter: float) -> AttemptOutcome:
+    changes = {"claimed_until": None, "last_error": _summary(result), "updated_at": now}
+    final = (
+        result.status_code == GONE_STATUS  # retrying a gone endpoint is pointless
+        or delivery.attempts_in_series >= settings.WEBHOOK_MAX_ATTEMPTS
+    )
     if final:
-        status = Delivery.Status.SUCCEEDED if succeeded else Delivery.Status.FAILED
+        status = Delivery.Status.FAILED
         changes.update(status=status, next_attempt_at=None, completed_at=now)
     else:
         status = Delivery.Status.PENDING
-        requested = min(wait_at_least or 0, settings.WEBHOOK_RETRY_AFTER_CAP_SECONDS)
-        delay = max(retry_delay(delivery.attempts_in_series), requested)
+        requested = min(result.retry_after or 0, settings.WEBHOOK_RETRY_AFTER_CAP_SECONDS)
+        delay = max(retry_delay(delivery.attempts_in_series, jitter), requested)
         changes["next_attempt_at"] = now + timedelta(seconds=delay)
-    settled = Delivery.objects.filter(pk=delivery.pk, claimed_until=delivery.claimed_until).update(**changes)
-    if not settled:
-        logger.warning("Delivery %s was taken over by another worker; not settling it here.", delivery.pk)
-        return None
-    return AttemptOutcome(delivery.id, status, changes["next_attempt_at"])
+    Delivery.objects.filter(pk=delivery.pk).update(**changes)
+    return AttemptOutcome(delivery.pk, status, changes.get("next_attempt_at"))

@@ -1,14 +1,20 @@
 """Handing due deliveries to Celery: the fast path, never the only one.
 
+A message names up to WEBHOOK_BATCH_SIZE deliveries (an event's whole fan-out goes
+in one). It is a wake-up more than an order: the task that takes it works off every
+due delivery it can claim, those named or not (deliveries.engine).
+
 A failure to publish (the broker is down, say) is logged and swallowed: the
-delivery row is already committed, and the sweeper hands it over once the broker
-is back. So a booking change never fails because Redis did.
+delivery rows are already committed, and the sweeper hands them over once the
+broker is back. So a booking change never fails because Redis did.
 """
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -21,17 +27,40 @@ def enqueue_after_commit(delivery_ids: Iterable[str]) -> None:
 
 
 def enqueue(delivery_ids: Iterable[str], *, eta: datetime | None = None) -> int:
-    """Send one task per delivery; returns how many the broker took."""
-    from .tasks import deliver  # the tasks module imports the services that import us
-
+    """Send the ids in messages of up to WEBHOOK_BATCH_SIZE; returns how many ids the broker took."""
     ids = list(delivery_ids)
-    for sent, delivery_id in enumerate(ids):
+    size = settings.WEBHOOK_BATCH_SIZE
+    for start in range(0, len(ids), size):
         try:
-            deliver.apply_async((delivery_id,), eta=eta)
+            _publish(ids[start:start + size], eta=eta)
         except Exception:  # noqa: BLE001 - any broker failure; the sweeper retries
             # The broker is unlikely to take the rest either: stop rather than wait on each.
             logger.warning(
-                "Could not enqueue %d deliveries; the sweeper will pick them up.", len(ids) - sent, exc_info=True
+                "Could not enqueue %d deliveries; the sweeper will pick them up.", len(ids) - start, exc_info=True
             )
-            return sent
+            return start
     return len(ids)
+
+
+def enqueue_retries(retries: Iterable[tuple[str, datetime]]) -> None:
+    """One message per retry time: a batch's retries that fall due together travel together."""
+    by_time: dict[datetime, list[str]] = defaultdict(list)
+    for delivery_id, retry_at in retries:
+        by_time[retry_at].append(delivery_id)
+    for retry_at, ids in by_time.items():
+        enqueue(ids, eta=retry_at)
+
+
+def enqueue_wakeup() -> None:
+    """A message naming no delivery: its task looks for due work (and answers to log)."""
+    try:
+        _publish([])
+    except Exception:  # noqa: BLE001 - any broker failure
+        logger.warning("Could not enqueue a wake-up; the next message or sweep will start a worker loop.",
+                       exc_info=True)
+
+
+def _publish(delivery_ids: list[str], *, eta: datetime | None = None) -> None:
+    from .tasks import deliver  # the tasks module imports the services that import us
+
+    deliver.apply_async((delivery_ids,), eta=eta)

@@ -1,27 +1,23 @@
 """Celery tasks: thin. They take ids, and the services decide everything."""
 
 from celery import shared_task
+from celery.signals import worker_shutdown
 from django.conf import settings
 
-from .attempts import delivery_attempt
 from .dispatch import enqueue
+from .engine import deliveries_finish_in_flight, deliveries_work_off
 from .retention import delivery_log_purge, retention_cutoff
 from .services import deliveries_sweep_overdue
 
-# The transport's own deadline ends every attempt; these limits are the backstop
-# (enforced by the prefork pool; the threads pool relies on the deadline alone).
-ATTEMPT_TIME_LIMIT = settings.WEBHOOK_TIMEOUT_SECONDS + 30
+# The transport's own deadline ends every attempt, and a loop gives its thread back
+# after engine.LOOP_SECONDS; this limit is the backstop (enforced by the prefork pool).
+LOOP_TIME_LIMIT = settings.WEBHOOK_TIMEOUT_SECONDS + 60
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=ATTEMPT_TIME_LIMIT)
-def deliver(delivery_id: str) -> str | None:
-    """Make the next attempt of one delivery, and schedule the one after if it failed."""
-    outcome = delivery_attempt(delivery_id)
-    if outcome is None:
-        return None  # not due, settled, or claimed by another worker
-    if outcome.retry_at is not None:
-        enqueue([delivery_id], eta=outcome.retry_at)
-    return outcome.status
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=LOOP_TIME_LIMIT)
+def deliver(delivery_ids: list[str]) -> int:
+    """Attempt these deliveries and any other due ones; returns the number of attempts made."""
+    return deliveries_work_off(delivery_ids)
 
 
 @shared_task
@@ -34,3 +30,9 @@ def sweep_due_deliveries() -> int:
 def purge_delivery_log() -> int:
     """Delete log rows older than WEBHOOK_LOG_RETENTION_DAYS (run daily by beat)."""
     return delivery_log_purge(older_than=retention_cutoff())
+
+
+@worker_shutdown.connect
+def finish_attempts_in_flight(**_kwargs) -> None:
+    """A warm shutdown waits for the attempts still in flight and logs them."""
+    deliveries_finish_in_flight()

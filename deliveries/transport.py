@@ -3,7 +3,7 @@
 What this module guarantees, whatever the receiver does:
 - a whole-attempt deadline: connect, send and read together. requests' own timeout
   is per socket operation, so a receiver trickling a byte at a time could hold an
-  attempt forever; a watchdog shuts the socket down when the deadline passes.
+  attempt forever; a watchdog thread shuts the socket down when the deadline passes.
 - the connection goes to an address vetted by webhooks.url_policy at this attempt
   (pinned: no second DNS lookup that could answer differently), while the Host
   header and TLS SNI/certificate checks keep the endpoint's own name.
@@ -11,6 +11,8 @@ What this module guarantees, whatever the receiver does:
 - it never raises for anything the network or the receiver does.
 """
 
+import heapq
+import itertools
 import socket
 import threading
 import time
@@ -63,6 +65,7 @@ class _Attempt:
         self.deadline = deadline
         self.connections: list[HTTPConnection] = []
         self.expired = False
+        self.finished = False  # the watchdog then has nothing to do
 
     def remaining(self) -> float:
         return max(self.deadline - time.monotonic(), 0.001)
@@ -79,6 +82,37 @@ class _Attempt:
                     pass
 
 
+class _Watchdog:
+    """One thread for every attempt in the process: breaks each attempt's sockets at its deadline.
+
+    (A timer thread per attempt would cost a thread start per POST.)"""
+
+    def __init__(self):
+        self._due: list[tuple[float, int, _Attempt]] = []
+        self._order = itertools.count()
+        self._wakeup = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, attempt: _Attempt) -> None:
+        with self._wakeup:
+            heapq.heappush(self._due, (attempt.deadline, next(self._order), attempt))
+            if self._thread is None or not self._thread.is_alive():  # also after a fork
+                self._thread = threading.Thread(target=self._run, name="webhook-deadlines", daemon=True)
+                self._thread.start()
+            self._wakeup.notify()
+
+    def _run(self) -> None:
+        with self._wakeup:
+            while True:
+                now = time.monotonic()
+                while self._due and (self._due[0][2].finished or self._due[0][0] <= now):
+                    _deadline, _order, attempt = heapq.heappop(self._due)
+                    if not attempt.finished:
+                        attempt.expire()
+                self._wakeup.wait(timeout=self._due[0][0] - now if self._due else None)
+
+
+_watchdog = _Watchdog()
 _local = threading.local()
 
 
@@ -150,14 +184,13 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, allo
     except UnresolvableHost as exc:
         return _failure("dns_error", str(exc), started)
     attempt = _Attempt(addresses, deadline=started + timeout)
-    watchdog = threading.Timer(timeout, attempt.expire)
-    watchdog.daemon = True
     _local.attempt = attempt
-    watchdog.start()
+    _watchdog.watch(attempt)
     try:
         return _send(url, body, headers, attempt, started)
     finally:
-        watchdog.cancel()
+        attempt.finished = True
+        attempt.connections.clear()  # the watchdog keeps the attempt until its deadline
         _local.attempt = None
 
 

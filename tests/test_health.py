@@ -9,7 +9,7 @@ from django.db import OperationalError, connections
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from deliveries.attempts import delivery_attempt, delivery_claim
+from deliveries.attempts import claim_expiry, delivery_attempt
 from deliveries.metrics import DURATION_BUCKETS
 from deliveries.models import Delivery, DeliveryAttempt
 from tests.conftest import STARTS_AT
@@ -117,7 +117,7 @@ def delivery_log(tenant, make_booking, make_endpoint, make_receiver, django_capt
     second = deliveries_of_a_new_booking(STARTS_AT + timedelta(days=1))
     now = timezone.now()
     Delivery.objects.filter(pk=second["ok"].pk).update(next_attempt_at=now - timedelta(seconds=120))
-    delivery_claim(second["refused"].id)
+    Delivery.objects.filter(pk=second["refused"].pk).update(claimed_until=claim_expiry(now))  # a live worker holds it
     Delivery.objects.filter(pk=second["503"].pk).update(
         next_attempt_at=now - timedelta(seconds=30), claimed_until=now - timedelta(seconds=1)
     )

@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from deliveries.attempts import delivery_attempt, delivery_claim, retry_delay
+from deliveries.attempts import attempts_begin, claim_expiry, delivery_attempt, retry_delay
 from deliveries.models import Delivery, DeliveryAttempt
+from deliveries.sender import Sender
 from deliveries.services import deliveries_redeliver, deliveries_sweep_overdue
 from tests.support.receiver import Answer
 from webhooks.services import webhook_endpoint_delete
@@ -50,8 +51,11 @@ def test_a_settled_delivery_is_never_sent_again(make_receiver, delivery_to):
 
 def test_a_claimed_delivery_cannot_be_claimed_again(make_receiver, delivery_to):
     delivery = delivery_to(make_receiver())
-    assert delivery_claim(delivery.id) is not None
-    assert delivery_claim(delivery.id) is None
+    slots = Sender(threads=1)
+    [sending], refused = attempts_begin(slots=slots, limit=10)
+    assert (sending.delivery.id, sending.attempt.number, refused) == (delivery.id, 1, [])
+    assert DeliveryAttempt.objects.get(delivery=delivery).finished_at is None  # recorded before it is sent
+    assert attempts_begin(slots=slots, limit=10) == ([], [])
     assert delivery_attempt(delivery.id) is None
 
 
@@ -131,7 +135,7 @@ def test_sweeper_picks_only_unclaimed_deliveries_past_the_grace_once_per_interva
     assert deliveries_sweep_overdue() == [delivery.id]
     assert deliveries_sweep_overdue() == []  # handed over already: not again within the interval
     Delivery.objects.filter(pk=delivery.pk).update(swept_at=timezone.now() - timedelta(minutes=1))
-    delivery_claim(delivery.id)
+    Delivery.objects.filter(pk=delivery.pk).update(claimed_until=claim_expiry(timezone.now()))
     assert deliveries_sweep_overdue() == []  # a live worker holds it
 
 

@@ -1,0 +1,140 @@
+"""Sending a batch of attempts at once, in this worker process's pool of send threads.
+
+A worker hands the pool a claimed batch and waits a short while (its patience) for
+the answers; whatever is still in flight then (a slow endpoint) is left to finish
+on its own, so one slow receiver never holds up the worker's next batch. Its result
+is kept here until a worker loop collects it and writes it to the log.
+
+Each endpoint may have at most WEBHOOK_ENDPOINT_CONCURRENCY attempts in flight in a
+process: a hanging endpoint can fill that many threads, never the whole pool. Slots
+are reserved when a delivery is claimed, so nothing claimed ever waits for one.
+"""
+
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+from . import transport
+from .dispatch import enqueue_wakeup
+
+if TYPE_CHECKING:
+    from .attempts import Sending
+
+Finished = tuple["Sending", transport.AttemptResult]
+
+
+class Sender:
+    def __init__(self, threads: int):
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook-send")
+        self._lock = threading.Lock()
+        self._in_flight: Counter[str] = Counter()  # endpoint id -> attempts reserved or sending
+        self._late: list[Finished] = []  # answers that came after their batch stopped waiting
+        self._collectors = 0  # worker loops running in this process
+
+    # --- slots ---------------------------------------------------------------------------------
+
+    def reserve(self, endpoint_id: str) -> bool:
+        """Take one of the endpoint's slots, if it has one free."""
+        with self._lock:
+            if self._in_flight[endpoint_id] >= settings.WEBHOOK_ENDPOINT_CONCURRENCY:
+                return False
+            self._in_flight[endpoint_id] += 1
+            return True
+
+    def release(self, endpoint_ids: Iterable[str]) -> None:
+        with self._lock:
+            for endpoint_id in endpoint_ids:
+                self._in_flight[endpoint_id] -= 1
+                if self._in_flight[endpoint_id] <= 0:
+                    del self._in_flight[endpoint_id]
+
+    def saturated_endpoints(self) -> list[str]:
+        with self._lock:
+            cap = settings.WEBHOOK_ENDPOINT_CONCURRENCY
+            return [endpoint_id for endpoint_id, count in self._in_flight.items() if count >= cap]
+
+    # --- sending -------------------------------------------------------------------------------
+
+    def send(self, sendings: list["Sending"], *, patience: float | None = None) -> list[Finished]:
+        """Send every attempt (each already holds a slot) and return those answered within
+        `patience` seconds (None: all of them). The rest are collected later."""
+        futures = {self._pool.submit(_post, sending): sending for sending in sendings}
+        for future, sending in futures.items():
+            future.add_done_callback(lambda _f, endpoint_id=sending.endpoint_id: self.release([endpoint_id]))
+        done, pending = wait(futures, timeout=patience)
+        for future in pending:
+            future.add_done_callback(lambda f, sending=futures[future]: self._answered_late(sending, f))
+        return [(futures[future], future.result()) for future in done]
+
+    def _answered_late(self, sending: "Sending", future: Future) -> None:
+        with self._lock:
+            self._late.append((sending, future.result()))
+            wake = self._collectors == 0
+        if wake:  # no loop is running to collect it: start one
+            enqueue_wakeup()
+
+    # --- worker loops ----------------------------------------------------------------------------
+
+    def enter(self) -> None:
+        with self._lock:
+            self._collectors += 1
+
+    def collect_late(self) -> list[Finished]:
+        with self._lock:
+            late, self._late = self._late, []
+            return late
+
+    def leave(self) -> None:
+        with self._lock:
+            self._collectors -= 1
+
+    def leave_unless_late(self) -> bool:
+        """Leave, unless late answers are waiting (checked and left in one step, so an
+        answer arriving now is either seen by the loop or wakes a new one)."""
+        with self._lock:
+            if self._late:
+                return False
+            self._collectors -= 1
+            return True
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+def _post(sending: "Sending") -> transport.AttemptResult:
+    return transport.post(
+        sending.url,
+        sending.body,
+        sending.headers,
+        timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+        allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS,
+    )
+
+
+_sender: Sender | None = None
+_sender_lock = threading.Lock()
+
+
+def sender() -> Sender:
+    """This process's sender, made on first use (web processes never make one)."""
+    global _sender
+    with _sender_lock:
+        if _sender is None:
+            _sender = Sender(threads=settings.WEBHOOK_SEND_THREADS)
+        return _sender
+
+
+def sender_shutdown() -> list[Finished]:
+    """Wait for this process's attempts in flight (each ends by its deadline) and return the
+    answers no loop has logged yet. The next use makes a new sender."""
+    global _sender
+    with _sender_lock:
+        current, _sender = _sender, None
+    if current is None:
+        return []
+    current.shutdown()
+    return current.collect_late()

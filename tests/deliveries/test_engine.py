@@ -1,0 +1,131 @@
+"""The engine's loop, driven directly (no worker): batches, endpoint slots, slow endpoints, shutdown."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from deliveries.attempts import attempts_begin
+from deliveries.engine import deliveries_finish_in_flight, deliveries_work_off
+from deliveries.models import Delivery, DeliveryAttempt
+from deliveries.sender import Sender
+from tests.support.receiver import Answer
+
+
+@pytest.fixture
+def deliveries_to(tenant, make_booking, make_endpoint, django_capture_on_commit_callbacks):
+    """`bookings` booking.created events, each delivered to every receiver given (no Celery message sent)."""
+
+    def make(*receivers, bookings: int = 1) -> dict:
+        endpoints = {make_endpoint(tenant, receiver).id: receiver for receiver in receivers}
+        with django_capture_on_commit_callbacks(execute=False):
+            for number in range(bookings):
+                make_booking(tenant, email=f"client{number}@example.com")
+        return {endpoint_id: list(Delivery.objects.filter(endpoint_id=endpoint_id)) for endpoint_id in endpoints}
+
+    return make
+
+
+def statuses(deliveries) -> list[str]:
+    return sorted(Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).values_list("status", flat=True))
+
+
+def poll(condition, timeout: float = 10.0) -> None:
+    """Run a loop (as a wake-up message would) until `condition` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        deliveries_work_off([])
+        time.sleep(0.05)
+
+
+def test_a_loop_works_off_every_due_delivery_in_batches_once_each(make_receiver, deliveries_to, settings):
+    settings.WEBHOOK_BATCH_SIZE = 4
+    receivers = [make_receiver() for _ in range(3)]
+    by_endpoint = deliveries_to(*receivers, bookings=3)
+    some_delivery = next(iter(by_endpoint.values()))[0]
+
+    assert deliveries_work_off([some_delivery.id]) == 9  # the named one, and everything else due
+
+    for receiver in receivers:
+        received = receiver.wait_for(3)
+        assert len(receiver.wait_for(4, timeout=0.3)) == 3 and all(r.signature_valid for r in received)
+    assert Delivery.objects.filter(status="succeeded", attempt_count=1).count() == 9
+    assert DeliveryAttempt.objects.filter(status_code=200, finished_at__isnull=False).count() == 9
+
+
+def test_a_message_whose_deliveries_were_taken_already_does_nothing(make_receiver, deliveries_to):
+    receiver = make_receiver()
+    [[delivery]] = deliveries_to(receiver).values()
+    assert deliveries_work_off([delivery.id]) == 1
+    assert deliveries_work_off([delivery.id]) == 0  # a copy of the message, or the sweeper's
+    assert len(receiver.wait_for(2, timeout=0.3)) == 1
+
+
+def test_a_slow_endpoint_does_not_hold_up_the_others(make_receiver, deliveries_to):
+    slow, fast = make_receiver(Answer(delay=3)), make_receiver()
+    by_endpoint = deliveries_to(slow, fast, bookings=2)
+    slow_deliveries, fast_deliveries = by_endpoint.values()
+
+    started = time.monotonic()
+    poll(lambda: statuses(fast_deliveries) == ["succeeded", "succeeded"])
+    assert time.monotonic() - started < 3  # logged while the slow endpoint still had both attempts
+    assert statuses(slow_deliveries) == ["pending", "pending"]
+    assert DeliveryAttempt.objects.filter(delivery__in=slow_deliveries, finished_at__isnull=True).count() == 2
+
+    # Their answers come later, in the send threads, and the next loop logs them.
+    poll(lambda: statuses(slow_deliveries) == ["succeeded", "succeeded"])
+    assert [a.number for a in DeliveryAttempt.objects.filter(delivery__in=slow_deliveries)] == [1, 1]
+
+
+def test_an_endpoint_never_has_more_attempts_in_flight_than_its_slots(make_receiver, deliveries_to, settings):
+    settings.WEBHOOK_ENDPOINT_CONCURRENCY = 2
+    receiver = make_receiver(Answer(delay=1))
+    [deliveries] = deliveries_to(receiver, bookings=3).values()
+
+    assert deliveries_work_off([]) == 2  # the third waits for a free slot, unclaimed
+    [waiting] = Delivery.objects.filter(pk__in=[d.pk for d in deliveries], attempt_count=0)
+    assert waiting.claimed_until is None
+
+    poll(lambda: statuses(deliveries) == ["succeeded"] * 3)
+    assert receiver.wait_for(3) and Delivery.objects.filter(pk=waiting.pk, attempt_count=1).exists()
+
+
+def test_a_warm_shutdown_waits_for_the_attempts_in_flight_and_logs_them(make_receiver, deliveries_to):
+    receiver = make_receiver(Answer(delay=1))
+    [[delivery]] = deliveries_to(receiver).values()
+    assert deliveries_work_off([]) == 1  # returned after its patience, the attempt still in flight
+    assert Delivery.objects.get(pk=delivery.pk).status == "pending"
+
+    assert deliveries_finish_in_flight() == 1
+    attempt = DeliveryAttempt.objects.get(delivery=delivery)
+    assert (attempt.status_code, Delivery.objects.get(pk=delivery.pk).status) == (200, "succeeded")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SKIP LOCKED needs PostgreSQL (SQLite locks the whole file)")
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_skips_rows_another_worker_has_locked_instead_of_waiting(make_receiver, tenant, make_booking, make_endpoint):
+    make_endpoint(tenant, make_receiver())
+    make_booking(tenant, email="first@example.com")
+    make_booking(tenant, email="second@example.com")
+    first, second = Delivery.objects.order_by("next_attempt_at")
+    Delivery.objects.update(status="pending", next_attempt_at=first.next_attempt_at, claimed_until=None)
+    locked, release = threading.Event(), threading.Event()
+
+    def other_worker():
+        with transaction.atomic():
+            list(Delivery.objects.select_for_update().filter(pk=first.pk))
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        sendings, _refused = attempts_begin(slots=Sender(threads=1), limit=10)
+        assert [s.delivery.pk for s in sendings] == [second.pk]
+    finally:
+        release.set()
+        thread.join()
