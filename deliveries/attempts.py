@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import transport
+from .bulk import bulk_update_rows
 from .endpoint_health import GONE_STATUS, endpoint_health_record
 from .models import Delivery, DeliveryAttempt
 from .sender import Finished, Sender, sender
@@ -165,7 +166,7 @@ def close_interrupted_attempts(deliveries: list[Delivery], now: datetime) -> int
         attempt.duration_ms = int((now - attempt.started_at).total_seconds() * 1000)
         attempt.error = "worker_lost"
         attempt.error_detail = "The worker making this attempt stopped before it finished."
-    DeliveryAttempt.objects.bulk_update(open_attempts, ["finished_at", "duration_ms", "error", "error_detail"])
+    bulk_update_rows(open_attempts, ["finished_at", "duration_ms", "error", "error_detail"])
     return len(open_attempts)
 
 
@@ -239,9 +240,7 @@ def _attempts_close(finished: list[Finished], now: datetime) -> None:
         attempt.error_detail = result.error_detail
         attempt.response_body = result.response_body
         attempts.append(attempt)
-    DeliveryAttempt.objects.bulk_update(
-        attempts, ["finished_at", "duration_ms", "status_code", "error", "error_detail", "response_body"]
-    )
+    bulk_update_rows(attempts, ["finished_at", "duration_ms", "status_code", "error", "error_detail", "response_body"])
 
 
 def _summary(result: transport.AttemptResult) -> str:

@@ -161,17 +161,14 @@ class GuardedAdapter(HTTPAdapter):
         }
 
 
-def _session() -> requests.Session:
-    """One session per thread: connections to a host are reused between attempts."""
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = requests.Session()
-        session.trust_env = False  # no proxies or .netrc from the worker's environment
-        adapter = GuardedAdapter(pool_connections=32, pool_maxsize=4, max_retries=0)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        _local.session = session
-    return session
+def _adapter() -> GuardedAdapter:
+    """One adapter (connection pool) per thread: connections to a host are reused between
+    attempts. Requests go to it directly: a Session's cookies, proxies from the environment,
+    .netrc and redirect handling are all things an attempt must not have, and cost time."""
+    adapter = getattr(_local, "adapter", None)
+    if adapter is None:
+        adapter = _local.adapter = GuardedAdapter(pool_connections=32, pool_maxsize=4, max_retries=0)
+    return adapter
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool) -> AttemptResult:
@@ -204,10 +201,8 @@ def _vetted_addresses(url: str, allow_private: bool) -> list[IPAddress]:
 def _send(url: str, body: bytes, headers: dict[str, str], attempt: _Attempt, started: float) -> AttemptResult:
     remaining = attempt.remaining()
     try:
-        response = _session().post(
-            url, data=body, headers=headers, timeout=(remaining, remaining),
-            allow_redirects=False, stream=True,
-        )
+        request = requests.Request("POST", url, data=body, headers=headers).prepare()
+        response = _adapter().send(request, stream=True, timeout=(remaining, remaining))
         try:
             excerpt = _read_capped(response, attempt)
         finally:
