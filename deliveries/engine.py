@@ -2,10 +2,9 @@
 
 A Celery message only says that deliveries are due; the database is the queue. The
 task that takes a message claims up to WEBHOOK_BATCH_SIZE due deliveries (the
-longest due first, named in the message or not), sends them all at once, logs the
+longest due first, whichever the message named), sends them all at once, logs the
 batch in a few statements, and claims the next batch, until nothing due is left
-or it has run for LOOP_SECONDS. Messages whose deliveries another loop already
-took cost one query.
+or it has run for LOOP_SECONDS. A message that finds nothing due costs one query.
 
 A batch waits BATCH_PATIENCE_SECONDS for its answers. Attempts still in flight then
 (slow endpoints) finish in the sender's threads, and the next pass of any loop in
@@ -30,23 +29,34 @@ BATCH_PATIENCE_SECONDS = 0.25
 # A loop gives its worker thread back after this long (and sends a wake-up to carry on),
 # so a steady stream of work never keeps a worker from other messages or from shutting down.
 LOOP_SECONDS = 10.0
+# Once nothing is due, a loop that just did work looks again every IDLE_POLL_SECONDS for
+# LINGER_SECONDS before it ends: under a steady stream, new deliveries are taken at once
+# instead of waiting for their message, which Celery's threads pool fetches slowly.
+LINGER_SECONDS = 0.5
+IDLE_POLL_SECONDS = 0.02
 
 
-def deliveries_work_off(delivery_ids: list[str]) -> int:
-    """Attempt the named deliveries and every other due one, batch after batch; returns how
-    many attempts this loop made. An empty list is a wake-up: look for work regardless."""
-    if delivery_ids and not Delivery.objects.due_unclaimed(timezone.now()).filter(pk__in=delivery_ids).exists():
-        return 0  # another loop took them already (or they are settled)
+def deliveries_work_off() -> int:
+    """Attempt every due delivery this process has room for, batch after batch, the longest
+    due first; returns how many attempts this loop made."""
     slots = sender()
+    if not slots.has_late() and not Delivery.objects.due_unclaimed(timezone.now()).exists():
+        return 0  # other loops took everything already
     slots.enter()
-    attempts, left, deadline = 0, False, time.monotonic() + LOOP_SECONDS
+    attempts, left, last_work = 0, False, float("-inf")
+    deadline = time.monotonic() + LOOP_SECONDS
     try:
         while True:
             _finish(slots.collect_late())
             sendings, refused = attempts_begin(slots=slots, limit=settings.WEBHOOK_BATCH_SIZE)
+            now = time.monotonic()
+            if sendings or refused:
+                last_work = now
             if sendings:
                 _finish(slots.send(sendings, patience=BATCH_PATIENCE_SECONDS))
                 attempts += len(sendings)
+            elif not refused and now - last_work < LINGER_SECONDS:
+                time.sleep(IDLE_POLL_SECONDS)
             elif not refused and slots.leave_unless_late():
                 left = True
                 return attempts

@@ -83,6 +83,10 @@ class Sender:
         with self._lock:
             self._collectors += 1
 
+    def has_late(self) -> bool:
+        with self._lock:
+            return bool(self._late)
+
     def collect_late(self) -> list[Finished]:
         with self._lock:
             late, self._late = self._late, []

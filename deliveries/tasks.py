@@ -16,8 +16,9 @@ LOOP_TIME_LIMIT = settings.WEBHOOK_TIMEOUT_SECONDS + 60
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=LOOP_TIME_LIMIT)
 def deliver(delivery_ids: list[str]) -> int:
-    """Attempt these deliveries and any other due ones; returns the number of attempts made."""
-    return deliveries_work_off(delivery_ids)
+    """Work off the due deliveries: those named (which the message is about, and the logs
+    show) and any other. Returns the number of attempts made."""
+    return deliveries_work_off()
 
 
 @shared_task
