@@ -99,13 +99,9 @@ def worker_replicas() -> int:
     return int(_compose_service("worker").get("deploy", {}).get("replicas", 1))
 
 
-def worker_concurrency() -> int:
-    """The thread count of one worker (--concurrency in its command), for the sender loop."""
-    command = list(_compose_service("worker")["command"])
-    for flag in ("--concurrency", "-c"):
-        if flag in command:
-            return int(command[command.index(flag) + 1])
-    return 16
+# Threads per process of the bare sender loop (one process per worker replica). The engine
+# sends from a pool of WEBHOOK_SEND_THREADS; 16 keeps the figure comparable across runs.
+SENDER_THREADS = 16
 
 
 def beat_command() -> list[str]:

@@ -218,8 +218,8 @@ class Harness:
                 "worst_lag_s": max(r["worst_lag_s"] for r in results)}
 
     def send_bare(self, url: str, secret: str, count: int) -> list[dict]:
-        """The sender loop in the workers' shape: replicas processes x concurrency threads."""
-        replicas, threads = config.worker_replicas(), config.worker_concurrency()
+        """The bare sender loop: one process per worker replica, SENDER_THREADS threads each."""
+        replicas, threads = config.worker_replicas(), config.SENDER_THREADS
         start_at = time.time() + 2.0
         shares = [count // replicas + (i < count % replicas) for i in range(replicas)]
         senders = [

@@ -101,7 +101,7 @@ def sender(h) -> dict:
                                                arrivals[-1] if arrivals else None),
         "client_per_s": measure.per_second(sum(o["sent"] for o in outcomes), began, ended),
         "sender_cpu_ms_per_request": round(1000 * sum(o["cpu_seconds"] for o in outcomes) / max(count, 1), 3),
-        "shape": {"processes": len(outcomes), "threads": config.worker_concurrency()},
+        "shape": {"processes": len(outcomes), "threads": config.SENDER_THREADS},
     }
 
 

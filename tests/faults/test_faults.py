@@ -178,7 +178,7 @@ def test_events_committed_while_redis_is_down_are_all_delivered_once_it_is_back(
 ):
     caplog.set_level(logging.WARNING, logger="deliveries.dispatch")
     beat = faults.start_beat(wait=False)
-    faults.start_worker()
+    worker = faults.start_worker()
     beat.wait_ready()
     receiver = make_scripted_receiver(lambda attempt: Answer(200))
     api = Api(tenant)
@@ -186,6 +186,9 @@ def test_events_committed_while_redis_is_down_are_all_delivered_once_it_is_back(
 
     before = api.book()
     assert len(receiver.wait_for(1, timeout=10)) == 1
+    # Its worker loop ends (it lingers a moment for more work), so nothing is running
+    # that could take the next bookings from the database without a message.
+    wait_until(lambda: sum(task_results(worker.log())) == 1, 10, "the worker loop to end")
 
     faults.redis.stop()
     during = []
