@@ -8,7 +8,8 @@ or it has run for LOOP_SECONDS. A message that finds nothing due costs one query
 
 A batch waits BATCH_PATIENCE_SECONDS for its answers. Attempts still in flight then
 (slow endpoints) finish in the sender's threads, and the next pass of any loop in
-the process logs them, so a slow receiver holds a few send threads, never a worker.
+the process logs them (the last loop waits for them), so a slow receiver holds a
+few send threads and at most one idle loop, never the worker.
 """
 
 import logging
@@ -57,9 +58,11 @@ def deliveries_work_off() -> int:
                 attempts += len(sendings)
             elif not refused and now - last_work < LINGER_SECONDS:
                 time.sleep(IDLE_POLL_SECONDS)
-            elif not refused and slots.leave_unless_late():
-                left = True
-                return attempts
+            elif not refused:
+                if slots.leave_unless_late():
+                    left = True
+                    return attempts
+                time.sleep(IDLE_POLL_SECONDS)  # answers still to come: wait for them
             if time.monotonic() >= deadline:
                 enqueue_wakeup()
                 return attempts

@@ -3,7 +3,8 @@
 A worker hands the pool a claimed batch and waits a short while (its patience) for
 the answers; whatever is still in flight then (a slow endpoint) is left to finish
 on its own, so one slow receiver never holds up the worker's next batch. Its result
-is kept here until a worker loop collects it and writes it to the log.
+is kept here until a worker loop collects it and writes it to the log; the last loop
+in the process does not end while such answers are still to come.
 
 Each endpoint may have at most WEBHOOK_ENDPOINT_CONCURRENCY attempts in flight in a
 process: a hanging endpoint can fill that many threads, never the whole pool. Slots
@@ -19,7 +20,6 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 from . import transport
-from .dispatch import enqueue_wakeup
 
 if TYPE_CHECKING:
     from .attempts import Sending
@@ -34,6 +34,7 @@ class Sender:
         self._in_flight: Counter[str] = Counter()  # endpoint id -> attempts reserved or sending
         self._late: list[Finished] = []  # answers that came after their batch stopped waiting
         self._collectors = 0  # worker loops running in this process
+        self._handed_off = 0  # attempts still in flight after their batch stopped waiting
 
     # --- slots ---------------------------------------------------------------------------------
 
@@ -66,6 +67,8 @@ class Sender:
         for future, sending in futures.items():
             future.add_done_callback(lambda _f, endpoint_id=sending.endpoint_id: self.release([endpoint_id]))
         done, pending = wait(futures, timeout=patience)
+        with self._lock:
+            self._handed_off += len(pending)
         for future in pending:
             future.add_done_callback(lambda f, sending=futures[future]: self._answered_late(sending, f))
         return [(futures[future], future.result()) for future in done]
@@ -73,9 +76,7 @@ class Sender:
     def _answered_late(self, sending: "Sending", future: Future) -> None:
         with self._lock:
             self._late.append((sending, future.result()))
-            wake = self._collectors == 0
-        if wake:  # no loop is running to collect it: start one
-            enqueue_wakeup()
+            self._handed_off -= 1
 
     # --- worker loops ----------------------------------------------------------------------------
 
@@ -97,10 +98,10 @@ class Sender:
             self._collectors -= 1
 
     def leave_unless_late(self) -> bool:
-        """Leave, unless late answers are waiting (checked and left in one step, so an
-        answer arriving now is either seen by the loop or wakes a new one)."""
+        """Leave, unless late answers are waiting, or will be and this is the last loop to
+        log them (checked and left in one step, so no answer is ever left unlogged)."""
         with self._lock:
-            if self._late:
+            if self._late or (self._handed_off and self._collectors == 1):
                 return False
             self._collectors -= 1
             return True
