@@ -1,7 +1,6 @@
 """The engine's loop, driven directly (no worker): batches, endpoint slots, slow endpoints, shutdown."""
 
 import threading
-import time
 
 import pytest
 from django.db import connection, transaction
