@@ -36,7 +36,9 @@ HEADLINES = {
     "paced": lambda r: {"paced_p50_ms": r["latency"]["p50_ms"], "paced_p99_ms": r["latency"]["p99_ms"],
                         "paced_max_ms": r["latency"]["max_ms"], "paced_achieved_per_s": r["achieved_events_per_s"]},
     "isolation": lambda r: {"isolation_ratio": r["ratio_to_fanout"],
-                            "isolation_healthy_per_s": r["healthy_deliveries_per_s"]},
+                            "isolation_ratio_to_control": r["ratio_to_control"],
+                            "isolation_healthy_per_s": r["healthy_deliveries_per_s"],
+                            "isolation_healthy_p99_ms": r["healthy_latency"]["p99_ms"]},
     "api": lambda r: {f"api_{op}_{k}": r[op][key] for op in ("register", "list", "get")
                       for k, key in (("per_s", "requests_per_s"), ("p50_ms", "p50_ms"), ("p99_ms", "p99_ms"))},
     "soak": lambda r: {"soak_rss_growth": r["rss_growth_max"], "soak_per_s": r["deliveries_per_s"]},

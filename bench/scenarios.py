@@ -157,13 +157,18 @@ def paced(h) -> dict:
 # --- 4. isolation ------------------------------------------------------------------------------------
 
 def isolation(h, fanout_per_s: float | None) -> dict:
-    """10 endpoints per event, the last answering after slow_seconds: the 9 healthy ones' rate."""
+    """10 endpoints per event, the last answering after slow_seconds: the 9 healthy ones' rate,
+    as a ratio of fan-out (the issue's measure) and of the same load with no slow endpoint
+    (a control run: both are bounded by how fast bookings are made, fan-out's differently)."""
     size = h.size
+    slow_name = f"e{size.isolation_endpoints - 1}"  # the endpoint that answers slowly in the real run
+    control = _deliver(h, endpoints=size.isolation_endpoints, events=size.isolation_events)
+    control_rate = _rate_of(control, lambda path: not path.endswith(slow_name))
     h.receiver.configure(slow_seconds=size.slow_seconds)
     run = _deliver(h, endpoints=size.isolation_endpoints, events=size.isolation_events, slow=1)
     healthy = sorted(arrived for arrived, path, _e in run["first"].values() if path.startswith("/hook/"))
     slow = [arrived for arrived, path, _e in run["first"].values() if path.startswith("/slow/")]
-    healthy_rate = measure.per_second(len(healthy), run["load"]["first_commit"], healthy[-1] if healthy else None)
+    healthy_rate = _rate_of(run, lambda path: path.startswith("/hook/"))
     healthy_first = {d: v for d, v in run["first"].items() if v[1].startswith("/hook/")}
     return {
         "events": size.isolation_events, "endpoints_per_event": size.isolation_endpoints,
@@ -171,9 +176,17 @@ def isolation(h, fanout_per_s: float | None) -> dict:
         "healthy_received": len(healthy), "slow_received": len(slow),
         "healthy_deliveries_per_s": healthy_rate, "fanout_deliveries_per_s": fanout_per_s,
         "ratio_to_fanout": round(healthy_rate / fanout_per_s, 3) if healthy_rate and fanout_per_s else None,
+        "control_deliveries_per_s": control_rate,
+        "ratio_to_control": round(healthy_rate / control_rate, 3) if healthy_rate and control_rate else None,
         "healthy_latency": measure.latency_summary_ms(measure.latencies(healthy_first, run["occurred"])),
         **run["facts"], **_usage(h, run),
     }
+
+
+def _rate_of(run: dict, counts) -> float | None:
+    """Deliveries/s to the endpoints whose path `counts`, first commit to the last such receipt."""
+    arrivals = sorted(arrived for arrived, path, _e in run["first"].values() if counts(path))
+    return measure.per_second(len(arrivals), run["load"]["first_commit"], arrivals[-1] if arrivals else None)
 
 
 # --- 5. API ------------------------------------------------------------------------------------------------

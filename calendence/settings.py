@@ -251,9 +251,9 @@ WEBHOOK_CLAIM_MARGIN_SECONDS = env_float("WEBHOOK_CLAIM_MARGIN_SECONDS", 30)
 # The engine (deliveries.engine): a worker claims, sends and logs this many deliveries at
 # a time; each worker process sends through this many threads, and gives one endpoint at
 # most WEBHOOK_ENDPOINT_CONCURRENCY of them, so a hanging endpoint cannot take them all.
-WEBHOOK_BATCH_SIZE = env_int("WEBHOOK_BATCH_SIZE", 100)
-WEBHOOK_SEND_THREADS = env_int("WEBHOOK_SEND_THREADS", 64)
-WEBHOOK_ENDPOINT_CONCURRENCY = env_int("WEBHOOK_ENDPOINT_CONCURRENCY", 32)
+WEBHOOK_BATCH_SIZE = env_int("WEBHOOK_BATCH_SIZE", 200)
+WEBHOOK_SEND_THREADS = env_int("WEBHOOK_SEND_THREADS", 256)
+WEBHOOK_ENDPOINT_CONCURRENCY = env_int("WEBHOOK_ENDPOINT_CONCURRENCY", 200)
 
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-deliveries": {
