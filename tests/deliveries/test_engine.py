@@ -4,8 +4,10 @@ import threading
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from deliveries.attempts import attempts_begin
+from deliveries import engine
 from deliveries.engine import deliveries_finish_in_flight, deliveries_work_off
 from deliveries.models import Delivery, DeliveryAttempt
 from deliveries.sender import Sender, sender
@@ -114,3 +116,17 @@ def test_a_claim_skips_rows_another_worker_has_locked_instead_of_waiting(make_re
     finally:
         release.set()
         thread.join()
+
+
+def test_the_queries_of_a_batch_do_not_grow_with_its_size(make_receiver, deliveries_to, monkeypatch):
+    """Claimed, sent and logged a batch at a time: no query per delivery (nor a lazy load)."""
+    monkeypatch.setattr(engine, "LINGER_SECONDS", 0)  # no idle polls, whose number depends on timing
+
+    def queries_to_work_off(bookings: int) -> int:
+        deliveries_to(make_receiver(), make_receiver(), bookings=bookings)
+        pending = Delivery.objects.filter(status="pending").count()
+        with CaptureQueriesContext(connection) as captured:
+            assert deliveries_work_off() == pending
+        return len(captured.captured_queries)
+
+    assert queries_to_work_off(2) == queries_to_work_off(10)
