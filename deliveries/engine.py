@@ -12,7 +12,6 @@ the process logs them (the last loop waits for them), so a slow receiver holds a
 few send threads and at most one idle loop, never the worker.
 """
 
-import logging
 import time
 
 from django.conf import settings
@@ -22,8 +21,6 @@ from .attempts import AttemptOutcome, attempts_begin, attempts_finish
 from .dispatch import enqueue_retries, enqueue_wakeup
 from .models import Delivery
 from .sender import Finished, sender, sender_shutdown
-
-logger = logging.getLogger(__name__)
 
 # How long a batch waits for its answers before it leaves the stragglers to the send threads.
 BATCH_PATIENCE_SECONDS = 0.25
