@@ -13,8 +13,9 @@ from bench import config, measure
 from bench.apiload import run_api_load
 
 # Paced load is spread over this many load processes: with the workers sharing the two
-# cores, 2 processes reached about 120 bookings/s, 3 about 165/s and 4 about 180/s.
-PACED_PROCESSES = 4
+# cores, 2 processes reached about 120 bookings/s, 3 about 165/s, and 4 no more (150 to
+# 180/s, the machine saturated).
+PACED_PROCESSES = 3
 
 
 def _deliver(h, *, endpoints: int, events: int, slow: int = 0, rate: float = 0.0, processes: int = 1,
