@@ -99,7 +99,8 @@ class _Watchdog:
             if self._thread is None or not self._thread.is_alive():  # also after a fork
                 self._thread = threading.Thread(target=self._run, name="webhook-deadlines", daemon=True)
                 self._thread.start()
-            self._wakeup.notify()
+            if self._due[0][2] is attempt:  # the earliest deadline now: wake the thread to heed it
+                self._wakeup.notify()
 
     def _run(self) -> None:
         with self._wakeup:
