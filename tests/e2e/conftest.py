@@ -4,10 +4,13 @@ With CELERY_BROKER_URL set (CI: the machine's Redis) it uses that broker; with
 nothing set, kombu's filesystem transport. Each test run has its own queue
 (tests/settings.py), so runs sharing a Redis do not take each other's tasks.
 
-One worker serves the whole session: Celery's embedded test worker does not
-survive being started and stopped repeatedly in one process (a later worker's
-ETA timer stops firing), and one start is faster too. A task left over from an
-earlier test finds its delivery gone (the database is flushed) and does nothing.
+One worker serves all the tests of this package, started once: Celery's embedded
+test worker does not survive being started and stopped repeatedly in one process (a
+later worker's ETA timer stops firing), and one start is faster too. It stops when
+the package is done: a worker loop takes any due delivery in the database, so a
+worker left running would deliver the later tests' deliveries (tests/faults runs its
+own workers and counts what they do). A task left over from an earlier test of the
+package finds nothing due (the database is flushed) and does nothing.
 """
 
 import pytest
@@ -19,7 +22,7 @@ from calendence.celery import app as celery_app
 WORKER_THREADS = 4
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def session_worker():
     with start_worker(
         celery_app,

@@ -47,6 +47,9 @@ class Answer:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # A worker sends a batch to one endpoint at once; http.server's backlog of 5 would
+    # refuse part of it (connection resets), as few real servers do.
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         pass  # a sender that hangs up mid-answer (deadline, capped read) is expected here

@@ -8,6 +8,12 @@ from django.core.management.base import BaseCommand
 from deliveries.signing import verify_calendence_signature
 
 
+class ListenServer(ThreadingHTTPServer):
+    # Workers send a batch to one endpoint at once: room for more than http.server's
+    # default backlog of 5 pending connections, which would refuse part of a burst.
+    request_queue_size = 128
+
+
 class Command(BaseCommand):
     help = "Receive webhooks on 127.0.0.1:PORT and print each one, checking its signature with --secret."
 
@@ -18,7 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, port, secret, status, **options):
         handler = make_handler(self.stdout.write, secret, status)
-        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        server = ListenServer(("127.0.0.1", port), handler)
         self.stdout.write(f"Listening on http://127.0.0.1:{port}/ (Ctrl-C to stop)")
         try:
             server.serve_forever()
