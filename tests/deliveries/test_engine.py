@@ -6,8 +6,8 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from deliveries.attempts import attempts_begin
 from deliveries import engine
+from deliveries.attempts import attempts_begin
 from deliveries.engine import deliveries_finish_in_flight, deliveries_work_off
 from deliveries.models import Delivery, DeliveryAttempt
 from deliveries.sender import Sender, sender
