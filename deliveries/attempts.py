@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from . import transport
 from .bulk import bulk_update_rows
-from .endpoint_health import GONE_STATUS, endpoint_health_record
+from .endpoint_health import GONE_STATUS, endpoints_health_record
 from .models import Delivery, DeliveryAttempt
 from .sender import Finished, Sender, sender
 from .signing import calendence_signature, standard_webhooks_signature
@@ -120,13 +120,11 @@ def attempts_finish(finished: list[Finished]) -> list[AttemptOutcome]:
         finished = [(sending, result) for sending, result in finished if sending.delivery.pk in held]
         _attempts_close(finished, now)
         outcomes = _settle(finished, now)
-    for (sending, result), outcome in zip(finished, outcomes):
-        if not result.succeeded:
-            endpoint_health_record(
-                endpoint=sending.delivery.endpoint,
-                status_code=result.status_code,
-                delivery_failed=outcome.status == Delivery.Status.FAILED,
-            )
+    endpoints_health_record(
+        (sending.delivery.endpoint, result.status_code, outcome.status == Delivery.Status.FAILED)
+        for (sending, result), outcome in zip(finished, outcomes)
+        if not result.succeeded
+    )
     return outcomes
 
 

@@ -4,6 +4,7 @@ A disabled endpoint gets nothing (its pending deliveries are failed when claimed
 until someone enables it again through the API or the admin.
 """
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,12 +19,23 @@ from .models import Delivery
 GONE_STATUS = 410
 
 
-def endpoint_health_record(*, endpoint: WebhookEndpoint, status_code: int | None, delivery_failed: bool) -> None:
-    """After an attempt: disable the endpoint if it said 410 Gone, or has been failing too long."""
-    if status_code == GONE_STATUS:
-        webhook_endpoint_disable(endpoint=endpoint, reason=WebhookEndpoint.DisabledReason.GONE)
-    elif delivery_failed and endpoint_is_failing(endpoint):
-        webhook_endpoint_disable(endpoint=endpoint, reason=WebhookEndpoint.DisabledReason.FAILING)
+def endpoints_health_record(failures: Iterable[tuple[WebhookEndpoint, int | None, bool]]) -> None:
+    """After a settled batch, its failed attempts in order (endpoint, status code, whether the
+    delivery failed for good): disable an endpoint that said 410 Gone, or has been failing too long.
+
+    The batch is settled first, so an endpoint's history is the same for each of its failures
+    in it: whether it is failing is asked once per endpoint, not once per failure."""
+    gone, checked = set(), set()
+    for endpoint, status_code, delivery_failed in failures:
+        if endpoint.pk in gone:
+            continue
+        if status_code == GONE_STATUS:
+            webhook_endpoint_disable(endpoint=endpoint, reason=WebhookEndpoint.DisabledReason.GONE)
+            gone.add(endpoint.pk)
+        elif delivery_failed and endpoint.pk not in checked:
+            checked.add(endpoint.pk)
+            if endpoint_is_failing(endpoint):
+                webhook_endpoint_disable(endpoint=endpoint, reason=WebhookEndpoint.DisabledReason.FAILING)
 
 
 def endpoint_is_failing(endpoint: WebhookEndpoint) -> bool:

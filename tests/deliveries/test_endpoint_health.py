@@ -5,9 +5,12 @@ from email.utils import format_datetime
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone as django_timezone
 
 from deliveries.attempts import delivery_attempt
+from deliveries.engine import deliveries_work_off
 from deliveries.models import Delivery
 from deliveries.transport import parse_retry_after
 from tests.support.receiver import Answer
@@ -146,6 +149,20 @@ def test_a_success_after_old_failures_means_not_failing(failing, book):
     fail()
 
     assert (refreshed(endpoint).is_active, refreshed(endpoint).disabled_reason) == (True, None)
+
+
+def test_a_batch_of_failures_asks_once_whether_the_endpoint_is_failing(failing, book):
+    endpoint, _, fail = failing
+    age([fail(), fail()], by=timedelta(hours=2))
+    batch = [book()[0] for _ in range(3)]
+
+    with CaptureQueriesContext(connection) as captured:
+        assert deliveries_work_off() == 3  # one batch, three failures for good
+
+    assert {d.status for d in Delivery.objects.filter(pk__in=[d.pk for d in batch])} == {"failed"}
+    assert (refreshed(endpoint).is_active, refreshed(endpoint).disabled_reason) == (False, "failing")
+    last_success_lookups = [q for q in captured.captured_queries if "MAX(" in q["sql"] and "completed_at" in q["sql"]]
+    assert len(last_success_lookups) == 1
 
 
 def test_a_webhook_disabled_for_failing_gets_nothing(failing, book):
