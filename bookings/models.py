@@ -173,8 +173,10 @@ class Booking(models.Model):
 
     def save(self, *args, **kwargs):
         # The booking row and whatever listeners record for it (the webhook
-        # outbox) commit together or not at all.
-        with transaction.atomic(using=kwargs.get("using")):
+        # outbox) commit together or not at all. Inside a caller's transaction no
+        # savepoint is needed (a failure here fails the caller's as well), which
+        # saves two round trips per booking change.
+        with transaction.atomic(using=kwargs.get("using"), savepoint=False):
             change_signal = self._lifecycle_signal()
             super().save(*args, **kwargs)
             if change_signal is not None:

@@ -20,13 +20,18 @@ def service_create(*, business: Business, name: str, duration_minutes: int = 30)
 
 
 def client_upsert(*, business: Business, first_name: str, last_name: str, email: str) -> Client:
-    """The business's client with this email, with the names given; created if new."""
-    client, _ = Client.objects.update_or_create(
-        business=business,
-        email=email,
-        defaults={"first_name": first_name, "last_name": last_name},
+    """The business's client with this email, with the names given; created if new.
+
+    INSERT … ON CONFLICT DO UPDATE, then a read: two statements and no savepoint, and
+    two bookings of the same new client cannot collide. (bulk_create keeps the id it
+    generated rather than the stored one on a conflict, hence the read.)"""
+    Client.objects.bulk_create(
+        [Client(business=business, email=email, first_name=first_name, last_name=last_name)],
+        update_conflicts=True,
+        unique_fields=["business", "email"],
+        update_fields=["first_name", "last_name"],
     )
-    return client
+    return Client.objects.get(business=business, email=email)
 
 
 @transaction.atomic

@@ -32,7 +32,7 @@ def event_body(*, event_id: str, event_type: str, occurred_at: datetime, data: d
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # called inside the change's transaction: no savepoint needed
 def event_publish(*, business: Business, event_type: str, data: dict) -> Event:
     """Record that `event_type` happened to `business`, and a delivery to each subscribed endpoint."""
     event = _event_record(business=business, event_type=event_type, data=data, is_test=False)
