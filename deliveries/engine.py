@@ -9,7 +9,8 @@ or it has run for LOOP_SECONDS. A message that finds nothing due costs one query
 A batch waits BATCH_PATIENCE_SECONDS for its answers. Attempts still in flight then
 (slow endpoints) finish in the sender's threads, and the next pass of any loop in
 the process logs them (the last loop waits for them), so a slow receiver holds a
-few send threads and at most one idle loop, never the worker.
+few send threads and at most one idle loop, never the worker. A process keeps at
+most one idle loop in any case: the others end when they find nothing to claim.
 """
 
 import time
@@ -20,16 +21,17 @@ from django.utils import timezone
 from .attempts import AttemptOutcome, attempts_begin, attempts_finish
 from .dispatch import enqueue_retries, enqueue_wakeup
 from .models import Delivery
-from .sender import Finished, sender, sender_shutdown
+from .sender import Finished, Sender, sender, sender_shutdown
 
 # How long a batch waits for its answers before it leaves the stragglers to the send threads.
 BATCH_PATIENCE_SECONDS = 0.25
 # A loop gives its worker thread back after this long (and sends a wake-up to carry on),
 # so a steady stream of work never keeps a worker from other messages or from shutting down.
 LOOP_SECONDS = 10.0
-# Once nothing is due, a loop that just did work looks again every IDLE_POLL_SECONDS for
-# LINGER_SECONDS before it ends: under a steady stream, new deliveries are taken at once
-# instead of waiting for their message, which Celery's threads pool fetches slowly.
+# Once nothing is due, the process's last loop looks again every IDLE_POLL_SECONDS (one
+# cheap query) for LINGER_SECONDS before it ends: under a steady stream, new deliveries
+# are taken at once instead of waiting for their message, which Celery's threads pool
+# fetches slowly. Other loops of the process end as soon as they find nothing to claim.
 LINGER_SECONDS = 0.5
 IDLE_POLL_SECONDS = 0.02
 
@@ -38,7 +40,7 @@ def deliveries_work_off() -> int:
     """Attempt every due delivery this process has room for, batch after batch, the longest
     due first; returns how many attempts this loop made."""
     slots = sender()
-    if not slots.has_late() and not Delivery.objects.due_unclaimed(timezone.now()).exists():
+    if not slots.needs_collector() and not _anything_due(slots):
         return 0  # other loops took everything already
     slots.enter()
     attempts, left, last_work = 0, False, float("-inf")
@@ -47,19 +49,20 @@ def deliveries_work_off() -> int:
         while True:
             _finish(slots.collect_late())
             sendings, refused = attempts_begin(slots=slots, limit=settings.WEBHOOK_BATCH_SIZE)
-            now = time.monotonic()
-            if sendings or refused:
-                last_work = now
             if sendings:
                 _finish(slots.send(sendings, patience=BATCH_PATIENCE_SECONDS))
                 attempts += len(sendings)
-            elif not refused and now - last_work < LINGER_SECONDS:
-                time.sleep(IDLE_POLL_SECONDS)
-            elif not refused:
-                if slots.leave_unless_late():
-                    left = True
-                    return attempts
-                time.sleep(IDLE_POLL_SECONDS)  # answers still to come: wait for them
+            if sendings or refused:
+                last_work = time.monotonic()
+            elif slots.leave_if_not_alone():
+                left = True
+                return attempts
+            elif time.monotonic() - last_work >= LINGER_SECONDS and slots.leave_unless_late():
+                left = True
+                return attempts
+            else:  # lingering, or waiting for answers only this loop can log
+                lingering = time.monotonic() - last_work < LINGER_SECONDS
+                _wait_for_work(slots, until=min(last_work + LINGER_SECONDS, deadline) if lingering else deadline)
             if time.monotonic() >= deadline:
                 enqueue_wakeup()
                 return attempts
@@ -73,6 +76,23 @@ def deliveries_finish_in_flight() -> int:
     late = sender_shutdown()
     _finish(late)
     return len(late)
+
+
+def _anything_due(slots: Sender) -> bool:
+    """Is a delivery due that this process could claim (its endpoint has a free slot)?"""
+    due = Delivery.objects.due_unclaimed(timezone.now())
+    if saturated := slots.saturated_endpoints():
+        due = due.exclude(endpoint_id__in=saturated)
+    return due.exists()
+
+
+def _wait_for_work(slots: Sender, *, until: float) -> None:
+    """Sleep until something is due or answers are waiting to be logged, polling every
+    IDLE_POLL_SECONDS up to `until` (monotonic; at least one poll)."""
+    while True:
+        time.sleep(IDLE_POLL_SECONDS)
+        if slots.has_late() or _anything_due(slots) or time.monotonic() >= until:
+            return
 
 
 def _finish(finished: list[Finished]) -> list[AttemptOutcome]:

@@ -84,6 +84,11 @@ class Sender:
         with self._lock:
             self._collectors += 1
 
+    def needs_collector(self) -> bool:
+        """Answers are waiting to be logged, or will be and no loop is here to log them."""
+        with self._lock:
+            return bool(self._late) or (self._handed_off > 0 and self._collectors == 0)
+
     def has_late(self) -> bool:
         with self._lock:
             return bool(self._late)
@@ -96,6 +101,15 @@ class Sender:
     def leave(self) -> None:
         with self._lock:
             self._collectors -= 1
+
+    def leave_if_not_alone(self) -> bool:
+        """Leave if another loop of this process is still running: that one watches for new
+        work and logs the late answers, so idle loops do not poll side by side."""
+        with self._lock:
+            if self._collectors > 1:
+                self._collectors -= 1
+                return True
+            return False
 
     def leave_unless_late(self) -> bool:
         """Leave, unless late answers are waiting, or will be and this is the last loop to

@@ -66,6 +66,48 @@ def test_a_slow_endpoint_does_not_hold_up_the_others(make_receiver, deliveries_t
     assert (slow_logged - fast_logged).total_seconds() > 1.5  # the fast ones did not wait for the slow answers
 
 
+def test_a_lone_loop_takes_work_that_falls_due_while_it_lingers(make_receiver, deliveries_to, monkeypatch):
+    receiver = make_receiver()
+    deliveries_to(receiver)
+    wait_for_work = engine._wait_for_work
+
+    def booking_made_meanwhile(slots, *, until):
+        if Delivery.objects.count() == 1:
+            deliveries_to(receiver)  # committed with no Celery message: to both endpoints now
+        wait_for_work(slots, until=until)
+
+    monkeypatch.setattr(engine, "_wait_for_work", booking_made_meanwhile)
+    assert deliveries_work_off() == 3
+    assert len(receiver.wait_for(3)) == 3
+
+
+def test_idle_loops_do_not_poll_side_by_side(make_receiver, deliveries_to, monkeypatch):
+    """Once it finds nothing to claim, a loop leaves at once if another loop of the process
+    runs (that one lingers for new work), instead of both polling the database."""
+    deliveries_to(make_receiver())
+    idle_waits = []
+    monkeypatch.setattr(engine, "_wait_for_work", lambda slots, *, until: idle_waits.append(until))
+    slots = sender()
+    slots.enter()  # another loop of this process
+    try:
+        assert deliveries_work_off() == 1
+    finally:
+        slots.leave()
+    assert idle_waits == []
+
+
+def test_a_wakeup_logs_answers_still_in_flight_when_no_loop_is_left(make_receiver, deliveries_to):
+    receiver = make_receiver(Answer(delay=0.5))
+    [[delivery]] = deliveries_to(receiver).values()
+    slots = sender()
+    sendings, _refused = attempts_begin(slots=slots, limit=10)
+    assert slots.send(sendings, patience=0) == []  # handed off, and no loop runs to log the answer
+
+    assert deliveries_work_off() == 0  # nothing to claim, but the answer to wait for and log
+    attempt = DeliveryAttempt.objects.get(delivery=delivery)
+    assert (attempt.status_code, Delivery.objects.get(pk=delivery.pk).status) == (200, "succeeded")
+
+
 def test_an_endpoint_never_has_more_attempts_in_flight_than_its_slots(make_receiver, deliveries_to, settings):
     settings.WEBHOOK_ENDPOINT_CONCURRENCY = 2
     receiver = make_receiver(Answer(delay=1))
