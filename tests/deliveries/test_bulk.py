@@ -1,0 +1,53 @@
+"""bulk_update_rows: each row gets its own values, whatever they are (the engine logs attempts with it)."""
+
+from datetime import datetime, timezone
+
+from deliveries.bulk import bulk_update_rows
+from deliveries.models import Delivery, DeliveryAttempt
+
+
+def test_every_row_gets_its_own_values_nulls_and_awkward_text_included(tenant, make_booking, make_endpoint,
+                                                                      make_receiver, django_capture_on_commit_callbacks):
+    make_endpoint(tenant, make_receiver())
+    with django_capture_on_commit_callbacks(execute=False):
+        make_booking(tenant)
+    delivery = Delivery.objects.get()
+    started = datetime(2030, 1, 1, 9, tzinfo=timezone.utc)
+    attempts = DeliveryAttempt.objects.bulk_create(
+        [DeliveryAttempt(delivery=delivery, number=number, started_at=started) for number in (1, 2, 3)]
+    )
+    finished = datetime(2030, 1, 1, 9, 0, 1, 250000, tzinfo=timezone.utc)
+    values = [  # (finished_at, duration_ms, status_code, error, response_body)
+        (finished, 1250, 200, None, 'quotes \' " and a backslash \\ and {braces,commas}'),
+        (None, None, None, "timeout", ""),
+        (finished, 0, 502, None, "ünïcode ✓ and NULL and \n new lines"),
+    ]
+    for attempt, (finished_at, duration_ms, status_code, error, body) in zip(attempts, values):
+        attempt.finished_at, attempt.duration_ms, attempt.status_code = finished_at, duration_ms, status_code
+        attempt.error, attempt.response_body = error, body
+
+    bulk_update_rows(attempts, ["finished_at", "duration_ms", "status_code", "error", "response_body"])
+
+    stored = DeliveryAttempt.objects.order_by("number").values_list(
+        "finished_at", "duration_ms", "status_code", "error", "response_body"
+    )
+    assert list(stored) == values
+    assert list(DeliveryAttempt.objects.order_by("number").values_list("started_at", flat=True)) == [started] * 3
+
+
+def test_a_column_with_only_nulls_is_written_too(tenant, make_booking, make_endpoint, make_receiver,
+                                                 django_capture_on_commit_callbacks):
+    make_endpoint(tenant, make_receiver())
+    with django_capture_on_commit_callbacks(execute=False):
+        make_booking(tenant)
+    delivery = Delivery.objects.get()
+    started = datetime(2030, 1, 1, 9, tzinfo=timezone.utc)
+    attempts = DeliveryAttempt.objects.bulk_create(
+        [DeliveryAttempt(delivery=delivery, number=n, started_at=started, status_code=200) for n in (1, 2)]
+    )
+    for attempt in attempts:
+        attempt.status_code = None
+
+    bulk_update_rows(attempts, ["status_code"])
+
+    assert list(DeliveryAttempt.objects.values_list("status_code", flat=True)) == [None, None]
