@@ -57,11 +57,12 @@ def deliveries_work_off() -> int:
             elif slots.leave_if_not_alone():
                 left = True
                 return attempts
-            elif time.monotonic() - last_work >= LINGER_SECONDS and slots.leave_unless_late():
-                left = True
-                return attempts
-            else:  # lingering, or waiting for answers only this loop can log
+            else:
                 lingering = time.monotonic() - last_work < LINGER_SECONDS
+                if not lingering and slots.leave_unless_late():
+                    left = True
+                    return attempts
+                # Lingering for new work, or waiting for answers only this loop can log.
                 _wait_for_work(slots, until=min(last_work + LINGER_SECONDS, deadline) if lingering else deadline)
             if time.monotonic() >= deadline:
                 enqueue_wakeup()
