@@ -15,6 +15,7 @@ package finds nothing due (the database is flushed) and does nothing.
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
 from django.db import connections
 
 from calendence.celery import app as celery_app
@@ -22,8 +23,15 @@ from calendence.celery import app as celery_app
 WORKER_THREADS = 4
 
 
+def _close_this_threads_connections(**_kwargs) -> None:
+    connections.close_all()
+
+
 @pytest.fixture(scope="package")
 def session_worker():
+    # Each task's thread closes its database connection when the task ends, so none is
+    # left open when the worker stops (it would keep the test database from being dropped).
+    task_postrun.connect(_close_this_threads_connections, weak=False)
     with start_worker(
         celery_app,
         pool="threads",
@@ -33,6 +41,7 @@ def session_worker():
         shutdown_timeout=30,
     ) as worker:
         yield worker
+    task_postrun.disconnect(_close_this_threads_connections)
     connections.close_all()
 
 
