@@ -2,19 +2,25 @@
 
 from datetime import datetime, timezone
 
+import pytest
+
 from deliveries.bulk import bulk_update_rows
 from deliveries.models import Delivery, DeliveryAttempt
 
+STARTED = datetime(2030, 1, 1, 9, tzinfo=timezone.utc)
 
-def test_every_row_gets_its_own_values_nulls_and_awkward_text_included(tenant, make_booking, make_endpoint,
-                                                                      make_receiver, django_capture_on_commit_callbacks):
+
+@pytest.fixture
+def delivery(tenant, make_booking, make_endpoint, make_receiver, django_capture_on_commit_callbacks) -> Delivery:
     make_endpoint(tenant, make_receiver())
     with django_capture_on_commit_callbacks(execute=False):
         make_booking(tenant)
-    delivery = Delivery.objects.get()
-    started = datetime(2030, 1, 1, 9, tzinfo=timezone.utc)
+    return Delivery.objects.get()
+
+
+def test_every_row_gets_its_own_values_nulls_and_awkward_text_included(delivery):
     attempts = DeliveryAttempt.objects.bulk_create(
-        [DeliveryAttempt(delivery=delivery, number=number, started_at=started) for number in (1, 2, 3)]
+        [DeliveryAttempt(delivery=delivery, number=number, started_at=STARTED) for number in (1, 2, 3)]
     )
     finished = datetime(2030, 1, 1, 9, 0, 1, 250000, tzinfo=timezone.utc)
     values = [  # (finished_at, duration_ms, status_code, error, response_body)
@@ -32,18 +38,12 @@ def test_every_row_gets_its_own_values_nulls_and_awkward_text_included(tenant, m
         "finished_at", "duration_ms", "status_code", "error", "response_body"
     )
     assert list(stored) == values
-    assert list(DeliveryAttempt.objects.order_by("number").values_list("started_at", flat=True)) == [started] * 3
+    assert list(DeliveryAttempt.objects.order_by("number").values_list("started_at", flat=True)) == [STARTED] * 3
 
 
-def test_a_column_with_only_nulls_is_written_too(tenant, make_booking, make_endpoint, make_receiver,
-                                                 django_capture_on_commit_callbacks):
-    make_endpoint(tenant, make_receiver())
-    with django_capture_on_commit_callbacks(execute=False):
-        make_booking(tenant)
-    delivery = Delivery.objects.get()
-    started = datetime(2030, 1, 1, 9, tzinfo=timezone.utc)
+def test_a_column_with_only_nulls_is_written_too(delivery):
     attempts = DeliveryAttempt.objects.bulk_create(
-        [DeliveryAttempt(delivery=delivery, number=n, started_at=started, status_code=200) for n in (1, 2)]
+        [DeliveryAttempt(delivery=delivery, number=n, started_at=STARTED, status_code=200) for n in (1, 2)]
     )
     for attempt in attempts:
         attempt.status_code = None

@@ -331,10 +331,7 @@ def test_two_workers_and_duplicate_messages_never_send_an_attempt_twice(faults, 
     # A worker holds at most 4 messages (4 threads, prefetch 1) and fetches more only on its
     # next broker poll, a second or two apart: the 91 messages take 8 to 12 s from the first
     # booking, of which only 3 or 4 have passed once the deliveries are settled.
-    def tasks_logged() -> int:
-        return sum(len(task_results(r.log())) for r in racers)
-
-    wait_until(lambda: tasks_logged() >= 91, 45, "every message to be processed")
+    wait_until(lambda: sum(len(task_results(r.log())) for r in racers) >= 91, 45, "every message to be processed")
     made = [sum(task_results(racer.log())) for racer in racers]
     assert all(made), f"a worker made no attempt: {made}"
     assert sum(made) == 60
