@@ -180,11 +180,10 @@ CLAIMED_COLUMNS = (
 
 
 def _lock_claimable(now: datetime, delivery_ids, limit: int, *, skip_endpoints: list[str]) -> list[Delivery]:
-    candidates = Delivery.objects.due_unclaimed(now).select_related("event", "endpoint").only(*CLAIMED_COLUMNS)
+    candidates = Delivery.objects.claimable(now, skip_endpoints=skip_endpoints)
+    candidates = candidates.select_related("event", "endpoint").only(*CLAIMED_COLUMNS)
     if delivery_ids is not None:
         candidates = candidates.filter(pk__in=delivery_ids)
-    if skip_endpoints:
-        candidates = candidates.exclude(endpoint_id__in=skip_endpoints)
     locked = candidates.order_by("next_attempt_at").select_for_update(skip_locked=True, of=("self",))
     return list(locked[:limit])
 

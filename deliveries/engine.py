@@ -81,10 +81,7 @@ def deliveries_finish_in_flight() -> int:
 
 def _anything_due(slots: Sender) -> bool:
     """Is a delivery due that this process could claim (its endpoint has a free slot)?"""
-    due = Delivery.objects.due_unclaimed(timezone.now())
-    if saturated := slots.saturated_endpoints():
-        due = due.exclude(endpoint_id__in=saturated)
-    return due.exists()
+    return Delivery.objects.claimable(timezone.now(), skip_endpoints=slots.saturated_endpoints()).exists()
 
 
 def _wait_for_work(slots: Sender, *, until: float) -> None:

@@ -61,6 +61,11 @@ class DeliveryQuerySet(models.QuerySet):
             Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
         )
 
+    def claimable(self, now, *, skip_endpoints=()):
+        """Due, unclaimed deliveries, except to `skip_endpoints` (those with no free slot)."""
+        due = self.due_unclaimed(now)
+        return due.exclude(endpoint_id__in=skip_endpoints) if skip_endpoints else due
+
 
 class Delivery(models.Model):
     """One event to one endpoint, through however many attempts it takes."""
