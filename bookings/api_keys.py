@@ -58,7 +58,7 @@ def api_key_authenticate(key: str) -> ApiKey | None:
         return None
     digest = hash_key(key)
     api_key = (
-        ApiKey.objects.select_related("business", "business__hub", "hub")
+        ApiKey.objects.select_related("business")
         .filter(key_hash=digest)
         .first()
     )

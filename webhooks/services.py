@@ -35,12 +35,10 @@ def webhook_endpoint_create(
     `business` as one of the hub's.
     """
     if owner.business_id is not None:
-        business, hub = owner.business, None
-    else:
-        hub = owner.hub
+        business = owner.business
     return WebhookEndpoint.objects.create(
         business=business,
-        hub=hub,
+        hub_id=owner.hub_id,
         url=url,
         events=list(events),
         description=description,

@@ -5,6 +5,8 @@ import socket
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from bookings.api_keys import api_key_revoke
@@ -345,6 +347,20 @@ def test_list_cursor_pagination_follows_next(tenant):
 
     assert [len(page) for page in pages] == [2, 2, 1]
     assert [webhook_id for page in pages for webhook_id in page] == created[::-1]
+
+
+def test_reads_cost_two_queries_whatever_the_list_size(tenant):
+    """The key (with its business, in one join) and the page or the webhook: no query per row."""
+    webhook_id = created_id(tenant.client)
+    for n in range(4):
+        created_id(tenant.client, url=f"{URL}/{n}")
+
+    with CaptureQueriesContext(connection) as listing:
+        assert len(tenant.client.get(WEBHOOKS).json()["results"]) == 5
+    with CaptureQueriesContext(connection) as one:
+        assert tenant.client.get(detail(webhook_id)).status_code == 200
+
+    assert (len(listing), len(one)) == (2, 2), [q["sql"] for q in listing] + [q["sql"] for q in one]
 
 
 def test_retrieve_returns_the_webhook_without_secret(tenant):
