@@ -133,7 +133,9 @@ class Booking(models.Model):
         COMPLETED = "completed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="bookings")
+    business = models.ForeignKey(
+        Business, on_delete=models.CASCADE, related_name="bookings", db_index=False  # led by booking_list
+    )
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="bookings")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="bookings")
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="bookings")
@@ -150,6 +152,8 @@ class Booking(models.Model):
                 name="booking_ends_after_it_starts", condition=Q(ends_at__gt=models.F("starts_at"))
             )
         ]
+        # A business's list, newest first (the API's cursor order), one page at a time.
+        indexes = [models.Index(fields=["business", "-created_at", "-id"], name="booking_list")]
 
     def __str__(self) -> str:
         return f"{self.service} for {self.client} at {self.starts_at:%Y-%m-%d %H:%M}"
