@@ -10,7 +10,8 @@ A batch waits BATCH_PATIENCE_SECONDS for its answers. Attempts still in flight t
 (slow endpoints) finish in the sender's threads, and the next pass of any loop in
 the process logs them (the last loop waits for them), so a slow receiver holds a
 few send threads and at most one idle loop, never the worker. A process keeps at
-most one idle loop in any case: the others end when they find nothing to claim.
+most one idle loop in any case: the others end when they find nothing to claim. Once
+the worker starts shutting down, no loop claims again.
 """
 
 import time
@@ -35,6 +36,16 @@ LOOP_SECONDS = 10.0
 LINGER_SECONDS = 0.5
 IDLE_POLL_SECONDS = 0.02
 
+# Set when the worker starts shutting down: loops claim nothing more and end after their
+# batch, instead of claiming for up to LOOP_SECONDS while the worker waits for them.
+_stopping = False
+
+
+def deliveries_stop_claiming() -> None:
+    """The worker is shutting down: every loop of this process ends before its next claim."""
+    global _stopping
+    _stopping = True
+
 
 def deliveries_work_off() -> int:
     """Attempt every due delivery this process has room for, batch after batch, the longest
@@ -48,6 +59,9 @@ def deliveries_work_off() -> int:
     try:
         while True:
             _finish(slots.collect_late())
+            if _stopping:
+                enqueue_wakeup()  # for a worker that stays (or this one, restarted): what is due now
+                return attempts
             sendings, refused = attempts_begin(slots=slots, limit=settings.WEBHOOK_BATCH_SIZE)
             if sendings:
                 _finish(slots.send(sendings, patience=BATCH_PATIENCE_SECONDS))
@@ -73,9 +87,12 @@ def deliveries_work_off() -> int:
 
 
 def deliveries_finish_in_flight() -> int:
-    """At worker shutdown: wait for the attempts in flight, and log them."""
+    """At worker shutdown: wait for the attempts in flight, and log them. Loops may claim
+    again afterwards (a process that goes on, as in tests), with a new sender."""
+    global _stopping
     late = sender_shutdown()
     _finish(late)
+    _stopping = False
     return len(late)
 
 
@@ -89,7 +106,7 @@ def _wait_for_work(slots: Sender, *, until: float) -> None:
     IDLE_POLL_SECONDS up to `until` (monotonic; at least one poll)."""
     while True:
         time.sleep(IDLE_POLL_SECONDS)
-        if slots.has_late() or _anything_due(slots) or time.monotonic() >= until:
+        if _stopping or slots.has_late() or _anything_due(slots) or time.monotonic() >= until:
             return
 
 

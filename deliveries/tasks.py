@@ -1,11 +1,11 @@
 """Celery tasks: thin. They take ids, and the services decide everything."""
 
 from celery import shared_task
-from celery.signals import worker_shutdown
+from celery.signals import worker_shutdown, worker_shutting_down
 from django.conf import settings
 
 from .dispatch import enqueue
-from .engine import deliveries_finish_in_flight, deliveries_work_off
+from .engine import deliveries_finish_in_flight, deliveries_stop_claiming, deliveries_work_off
 from .retention import delivery_log_purge, retention_cutoff
 from .services import deliveries_sweep_overdue
 
@@ -31,6 +31,12 @@ def sweep_due_deliveries() -> int:
 def purge_delivery_log() -> int:
     """Delete log rows older than WEBHOOK_LOG_RETENTION_DAYS (run daily by beat)."""
     return delivery_log_purge(older_than=retention_cutoff())
+
+
+@worker_shutting_down.connect
+def stop_claiming(**_kwargs) -> None:
+    """Sent from the worker's signal handler (SIGTERM, Ctrl-C): it only sets a flag."""
+    deliveries_stop_claiming()
 
 
 @worker_shutdown.connect

@@ -132,6 +132,53 @@ def test_a_warm_shutdown_waits_for_the_attempts_in_flight_and_logs_them(make_rec
     assert (attempt.status_code, Delivery.objects.get(pk=delivery.pk).status) == (200, "succeeded")
 
 
+def test_a_shutting_down_worker_claims_nothing_more_and_leaves_the_rest_to_a_wakeup(
+    make_receiver, deliveries_to, settings, monkeypatch
+):
+    settings.WEBHOOK_BATCH_SIZE = 1
+    receiver = make_receiver()
+    [deliveries] = deliveries_to(receiver, bookings=2).values()
+    monkeypatch.setattr(engine, "_stopping", False)  # and back to False after the test
+    wakeups = []
+    monkeypatch.setattr(engine, "enqueue_wakeup", lambda: wakeups.append(1))
+    finish = engine._finish
+
+    def shutdown_signal_during_the_first_batch(finished):
+        outcomes = finish(finished)
+        if finished:
+            engine.deliveries_stop_claiming()  # what the worker_shutting_down handler calls
+        return outcomes
+
+    monkeypatch.setattr(engine, "_finish", shutdown_signal_during_the_first_batch)
+
+    assert deliveries_work_off() == 1  # its batch is sent and logged, and no second claim
+    assert statuses(deliveries) == ["pending", "succeeded"] and wakeups == [1]
+    unclaimed = Delivery.objects.get(pk__in=[d.pk for d in deliveries], status="pending")
+    assert (unclaimed.attempt_count, unclaimed.claimed_until) == (0, None)
+
+    deliveries_finish_in_flight()  # the worker's last step; a process that goes on claims again
+    assert deliveries_work_off() == 1
+    assert statuses(deliveries) == ["succeeded", "succeeded"]
+
+
+def test_a_shutting_down_worker_stops_waiting_for_slow_answers_and_logs_them_at_exit(
+    make_receiver, deliveries_to, monkeypatch
+):
+    receiver = make_receiver(Answer(delay=3))
+    [[delivery]] = deliveries_to(receiver).values()
+    monkeypatch.setattr(engine, "_stopping", False)
+    monkeypatch.setattr(engine, "enqueue_wakeup", lambda: None)
+    signal = threading.Timer(0.5, engine.deliveries_stop_claiming)  # while the loop waits for the answer
+    signal.start()
+    try:
+        assert deliveries_work_off() == 1
+        assert Delivery.objects.get(pk=delivery.pk).status == "pending"  # it did not wait 3 s for the answer
+    finally:
+        signal.join()
+    assert deliveries_finish_in_flight() == 1
+    assert Delivery.objects.get(pk=delivery.pk).status == "succeeded"
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SKIP LOCKED needs PostgreSQL (SQLite locks the whole file)")
 @pytest.mark.django_db(transaction=True)
 def test_a_claim_skips_rows_another_worker_has_locked_instead_of_waiting(make_receiver, tenant, make_booking, make_endpoint):

@@ -366,3 +366,34 @@ def test_answer_after_the_deadline_is_a_timeout_and_the_retry_carries_the_same_e
         assert duplicate.body == first.body
         # The retry waited for the deadline, then the backoff (less the first request's connect time).
         assert duplicate.at - first.at >= DEADLINE + FAULT_SETTINGS["WEBHOOK_RETRY_BASE_SECONDS"] - 0.1
+
+
+# --- 6. A warm shutdown while a worker works off a queue -----------------------------------------------
+
+def test_a_warm_shutdown_claims_nothing_after_the_signal_and_another_worker_finishes(
+    faults, tenant, make_scripted_receiver
+):
+    # Two attempts at a time to the one endpoint, 0.2 s each: the worker claims batch after batch.
+    faults.configure(WEBHOOK_ENDPOINT_CONCURRENCY=2)
+    first = faults.start_worker("first")
+    receiver = make_scripted_receiver(lambda attempt: Answer(200, delay=0.2))
+    api = Api(tenant)
+    webhook = api.register(receiver)
+    for _ in range(40):
+        api.book()
+
+    receiver.wait_for(4, timeout=15)
+    signalled = datetime.now(timezone.utc)
+    assert first.stop() == 0
+    made = DeliveryAttempt.objects.filter(delivery__endpoint_id=webhook["id"])
+    assert made.count() < 40  # it left the rest of the queue
+    # It claimed nothing once the signal had reached it (the second allows for that), and
+    # logged every attempt it made.
+    assert not made.filter(started_at__gt=signalled + timedelta(seconds=1)).exists()
+    assert not made.filter(finished_at__isnull=True).exists()
+
+    faults.start_worker("second")
+    wait_until_settled(webhook, 40, timeout=60)
+    assert_nothing_more_arrives(receiver)
+    log = assert_the_log_tells_the_truth(api, webhook, receiver, events=40)
+    assert all(outcomes(delivery) == [(1, 200, None)] for delivery in log.values())
