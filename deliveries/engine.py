@@ -27,7 +27,7 @@ from .sender import Finished, Sender, sender, sender_shutdown
 # How long a batch waits for its answers before it leaves the stragglers to the send threads.
 BATCH_PATIENCE_SECONDS = 0.25
 # A loop gives its worker thread back after this long (and sends a wake-up to carry on),
-# so a steady stream of work never keeps a worker from other messages or from shutting down.
+# so a steady stream of work never keeps a worker from other messages (shutdown has its own flag).
 LOOP_SECONDS = 10.0
 # Once nothing is due, the process's last loop looks again every IDLE_POLL_SECONDS (one
 # cheap query) for LINGER_SECONDS before it ends: under a steady stream, new deliveries
