@@ -208,6 +208,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(CELERY_BROKER_DIR),
         "data_folder_out": str(CELERY_BROKER_DIR),
         "control_folder": str(CELERY_BROKER_DIR / "control"),
+        # kombu looks for new messages once a second by default: a booking's first delivery
+        # then waited 0.03 to 0.83 s under `make run`; at 0.1 s, 0.03 to 0.13 s.
+        "polling_interval": 0.1,
     }
 else:
     # A retry waits in the database (next_attempt_at), never only in the broker,
