@@ -349,7 +349,7 @@ def test_list_cursor_pagination_follows_next(tenant):
     assert [webhook_id for page in pages for webhook_id in page] == created[::-1]
 
 
-def test_reads_cost_two_queries_whatever_the_list_size(tenant):
+def test_a_list_and_a_get_cost_two_queries_each_with_no_query_per_row(tenant):
     """The key (with its business, in one join) and the page or the webhook: no query per row."""
     webhook_id = created_id(tenant.client)
     for n in range(4):
