@@ -81,7 +81,14 @@ def _item_path(path: str, index: int, item) -> str:
     return _join(path, index) if isinstance(item, (dict, list)) else path
 
 
-# Django-level handlers, for what never reaches a DRF view (an unknown path, a crash).
+# Django-level handlers, for what never reaches a DRF view (a request Django itself refuses,
+# such as one for a host name not in ALLOWED_HOSTS; an unknown path; a crash).
+def bad_request(request, exception=None):
+    return JsonResponse(
+        error_body("bad_request", "The request could not be understood."), status=status.HTTP_400_BAD_REQUEST
+    )
+
+
 def not_found(request, exception=None):
     return JsonResponse(error_body("not_found", "No such resource."), status=status.HTTP_404_NOT_FOUND)
 

@@ -45,7 +45,9 @@ if not SECRET_KEY:
     SECRET_KEY = "development-only-key-not-for-production"
 
 DEBUG = not PRODUCTION
-ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "*" if not PRODUCTION else "").split(",")
+# Production answers only the host names it is given, and this machine's own by default
+# (so a production-shaped run on one machine, or a health check from beside it, works).
+ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if PRODUCTION else "*").split(",")
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None

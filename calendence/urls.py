@@ -24,5 +24,6 @@ urlpatterns = [
     path("metrics", health.metrics, name="metrics"),
 ]
 
+handler400 = "calendence.errors.bad_request"
 handler404 = "calendence.errors.not_found"
 handler500 = "calendence.errors.server_error"

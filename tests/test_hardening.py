@@ -1,11 +1,19 @@
 """Bad input gets a clear JSON error and changes nothing; keys are rate limited."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from rest_framework.test import APIClient
 
 from bookings.models import Booking, Location
 from calendence.throttling import ApiKeyRateThrottle
 from webhooks.models import WebhookEndpoint
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -80,3 +88,36 @@ def test_unknown_api_path_is_a_json_404_in_every_mode(tenant, settings, debug, m
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {tenant.key}")
     response = getattr(client, method)("/api/v1/bookings/0.5", {}, format="json")
     assert_error(response, 404, "not_found")
+
+
+def test_a_host_that_is_not_allowed_gets_a_json_400(settings):
+    settings.ALLOWED_HOSTS = ["api.example.com"]
+    response = APIClient().get("/healthz", HTTP_HOST="elsewhere.example")
+    assert_error(response, 400, "bad_request")
+
+
+PRODUCTION_PROBE = """
+import django, json
+django.setup()
+from django.conf import settings
+from django.test import Client
+print(json.dumps({"allowed": settings.ALLOWED_HOSTS,
+                  "answers": {host: Client().get("/healthz", HTTP_HOST=host).status_code
+                              for host in ("127.0.0.1:8000", "localhost", "[::1]:8000", "elsewhere.example")}}))
+"""
+
+
+def test_production_answers_this_machines_own_names_by_default(tmp_path):
+    """With CALENDENCE_ENV=production and no DJANGO_ALLOWED_HOSTS, a local client (a health
+    check beside the process, a production-shaped run on one machine) is answered."""
+    environment = {
+        "PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "calendence.settings",
+        "CALENDENCE_ENV": "production", "DJANGO_SECRET_KEY": "x" * 50,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "CALENDENCE_VAR_DIR": str(tmp_path),
+    }
+    result = subprocess.run([sys.executable, "-c", PRODUCTION_PROBE], cwd=ROOT, env=environment,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    probe = json.loads(result.stdout.splitlines()[-1])
+    assert probe["allowed"] == ["localhost", "127.0.0.1", "[::1]"]
+    assert probe["answers"] == {"127.0.0.1:8000": 200, "localhost": 200, "[::1]:8000": 200, "elsewhere.example": 400}
