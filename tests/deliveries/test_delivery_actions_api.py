@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from jsonschema import Draft202012Validator
 
@@ -81,6 +82,15 @@ def test_test_event_answers_202_with_the_delivery_id_of_a_booking_created_sample
     assert set(response.json()) == {"delivery_id"}
     delivery = Delivery.objects.select_related("event").get(pk=response.json()["delivery_id"])
     assert (delivery.endpoint_id, delivery.event.type, delivery.event.is_test) == (endpoint.id, "booking.created", True)
+
+
+def test_test_event_with_no_data_from_djangos_test_client_sends_the_default_type(tenant, make_receiver, make_endpoint):
+    endpoint = make_endpoint(tenant, make_receiver())
+
+    response = Client().post(f"/api/v1/webhooks/{endpoint.id}/test", HTTP_AUTHORIZATION=f"Bearer {tenant.key}")
+
+    assert response.status_code == 202, response.content
+    assert Delivery.objects.get(pk=response.json()["delivery_id"]).event.type == "booking.created"
 
 
 def test_test_event_of_another_known_type(tenant, make_receiver, make_endpoint):

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import time_machine
+from django.test import Client
 from jsonschema import Draft202012Validator
 
 from bookings import services as booking_services
@@ -186,6 +187,28 @@ def test_patch_off_growth_pro_is_403(tenant):
 
 
 # --- POST /api/v1/webhooks/{id}/rotate-secret ---------------------------------------------
+
+
+def test_rotate_secret_with_no_data_from_djangos_test_client_takes_the_default(tenant):
+    """Django's Client posts an empty multipart form when given no data: that is no body, not a 415."""
+    webhook = create(tenant)
+
+    response = Client().post(f"{WEBHOOKS}/{webhook['id']}/rotate-secret", HTTP_AUTHORIZATION=f"Bearer {tenant.key}")
+
+    assert response.status_code == 200, response.content
+    endpoint = WebhookEndpoint.objects.get(pk=webhook["id"])
+    assert endpoint.secret == response.json()["secret"] and endpoint.previous_secret == webhook["secret"]
+
+
+def test_rotate_secret_with_a_form_that_has_fields_is_415_and_keeps_the_secret(tenant):
+    webhook = create(tenant)
+
+    response = Client().post(f"{WEBHOOKS}/{webhook['id']}/rotate-secret", {"grace_seconds": "0"},
+                             HTTP_AUTHORIZATION=f"Bearer {tenant.key}")
+
+    assert response.status_code == 415, response.content
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert WebhookEndpoint.objects.get(pk=webhook["id"]).secret == webhook["secret"]
 
 
 def test_rotate_secret_answers_a_new_whsec_secret(tenant):
