@@ -4,7 +4,7 @@ import base64
 import hashlib
 import hmac
 
-from webhooks.services import SECRET_PREFIX
+from webhooks.models import SECRET_PREFIX
 
 
 def calendence_signature(secret: str, body: bytes) -> str:

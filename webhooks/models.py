@@ -1,5 +1,7 @@
 """Webhook endpoints: where a business or a hub wants its booking events sent."""
 
+import base64
+import secrets
 import uuid
 
 from django.db import models
@@ -8,6 +10,14 @@ from django.db.models import Q
 from bookings.models import Business, Hub
 
 from .url_policy import MAX_URL_LENGTH, endpoint_url_validator
+
+SECRET_PREFIX = "whsec_"
+SECRET_RANDOM_BYTES = 32
+
+
+def generate_secret() -> str:
+    """`whsec_` + base64 of 32 random bytes: the Standard Webhooks secret format."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_RANDOM_BYTES)).decode("ascii")
 
 
 class WebhookEndpointQuerySet(models.QuerySet):
@@ -39,7 +49,8 @@ class WebhookEndpoint(models.Model):
     url = models.CharField(max_length=MAX_URL_LENGTH, validators=[endpoint_url_validator])
     events = models.JSONField(help_text="Subscribed event types, or ['*'] for all.")
     description = models.CharField(max_length=500, blank=True)
-    secret = models.CharField(max_length=100)
+    # Every endpoint gets one, however it is made (the API, the admin, the shell).
+    secret = models.CharField(max_length=100, default=generate_secret)
     # After a rotation the previous secret keeps signing (alongside) until it expires.
     previous_secret = models.CharField(max_length=100, blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)

@@ -1,24 +1,15 @@
 """Writes of webhook endpoints: register, change, rotate the secret, disable, delete."""
 
-import base64
-import secrets
 from datetime import timedelta
 
 from django.utils import timezone
 
 from bookings.models import ApiKey, Business
 
-from .models import WebhookEndpoint
+from .models import WebhookEndpoint, generate_secret
 
-SECRET_PREFIX = "whsec_"
-SECRET_RANDOM_BYTES = 32
 DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600
 MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600
-
-
-def generate_secret() -> str:
-    """`whsec_` + base64 of 32 random bytes: the Standard Webhooks secret format."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_RANDOM_BYTES)).decode("ascii")
 
 
 def webhook_endpoint_create(
@@ -42,7 +33,6 @@ def webhook_endpoint_create(
         url=url,
         events=list(events),
         description=description,
-        secret=generate_secret(),
     )
 
 

@@ -1,5 +1,7 @@
 """The delivery log in Django admin: listed, filtered, searched, shown, and never edited."""
 
+import base64
+
 import pytest
 from django.contrib.admin.utils import quote
 from django.contrib.auth.models import User
@@ -8,6 +10,7 @@ from django.urls import reverse
 from deliveries.attempts import delivery_attempt
 from deliveries.models import Delivery, Event
 from tests.support.receiver import Answer
+from webhooks.models import WebhookEndpoint
 
 
 def change_url(obj) -> str:
@@ -118,3 +121,15 @@ def test_endpoint_actions_disable_and_enable(admin_client, logged_delivery):
 def test_endpoint_page_counts_deliveries_by_status(admin_client, logged_delivery):
     page = admin_client.get(f"/admin/webhooks/webhookendpoint/{logged_delivery.endpoint_id}/change/").content.decode()
     assert "pending: 1, succeeded: 0, failed: 0" in page
+
+
+def test_an_endpoint_added_in_the_admin_gets_its_own_signing_secret(admin_client, tenant):
+    form = {"business": tenant.business.pk, "url": "https://hooks.example.com/in", "events": '["*"]',
+            "description": "", "previous_secret": "", "is_active": "on", "disabled_reason": ""}
+
+    response = admin_client.post(reverse("admin:webhooks_webhookendpoint_add"), form)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    endpoint = WebhookEndpoint.objects.get(url="https://hooks.example.com/in")
+    assert endpoint.secret.startswith("whsec_")
+    assert len(base64.b64decode(endpoint.secret.removeprefix("whsec_"))) == 32
