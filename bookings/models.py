@@ -7,6 +7,7 @@ transaction as the change, so every path (API, admin, ORM) announces the same.
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
 
@@ -157,6 +158,22 @@ class Booking(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} for {self.client} at {self.starts_at:%Y-%m-%d %H:%M}"
+
+    def clean(self):
+        """Model forms (the admin's) check that the booking's parts are its business's own."""
+        errors = {name: "This belongs to another business." for name in self.parts_of_other_businesses()}
+        if errors:
+            raise ValidationError(errors)
+
+    def parts_of_other_businesses(self) -> list[str]:
+        """Which of service, location and client (those set) belong to another business."""
+        if self.business_id is None:
+            return []
+        return [
+            name
+            for name in ("service", "location", "client")
+            if getattr(self, f"{name}_id") is not None and getattr(self, name).business_id != self.business_id
+        ]
 
     @classmethod
     def from_db(cls, db, field_names, values):

@@ -44,16 +44,10 @@ def booking_create(
     starts_at: datetime,
     ends_at: datetime,
 ) -> Booking:
-    if service.business_id != business.id or location.business_id != business.id:
+    booking = Booking(business=business, service=service, location=location, starts_at=starts_at, ends_at=ends_at)
+    if booking.parts_of_other_businesses():
         raise ValueError("The service and the location must belong to the booking's business.")
-    booking = Booking(
-        business=business,
-        service=service,
-        location=location,
-        client=client_upsert(business=business, **client),
-        starts_at=starts_at,
-        ends_at=ends_at,
-    )
+    booking.client = client_upsert(business=business, **client)
     booking.save()
     return booking
 

@@ -457,6 +457,21 @@ def test_admin_time_change_emits_booking_updated(admin_browser, tenant, make_boo
     )
 
 
+def test_admin_refuses_a_service_or_location_of_another_business(admin_browser, tenant, other_tenant, make_booking):
+    booking = make_booking(tenant)
+    theirs = make_booking(other_tenant)
+
+    response = admin_browser.post(
+        f"/admin/bookings/booking/{booking.id}/change/",
+        admin_form(booking, service=str(theirs.service_id), location=str(theirs.location_id)),
+    )
+
+    assert response.status_code == 200  # the form again, with its errors
+    errors = response.context["adminform"].form.errors
+    assert errors["service"] == errors["location"] == ["This belongs to another business."]
+    assert (Booking.objects.get(pk=booking.pk).service_id, Event.objects.count()) == (booking.service_id, 2)
+
+
 def test_admin_save_without_changes_emits_nothing(admin_browser, tenant, make_booking):
     booking = make_booking(tenant)
 
