@@ -13,6 +13,12 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "delivery_counts", "secret", "created_at", "updated_at", "deleted_at"]
     actions = ["enable", "disable"]
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        # A new endpoint's id and secret are made when it is saved: the add page would show
+        # values that the saved endpoint does not have.
+        return fields if obj else [field for field in fields if field not in ("id", "secret")]
+
     @admin.display(description="deliveries by status")
     def delivery_counts(self, endpoint):
         counts = dict(endpoint.deliveries.values_list("status").annotate(n=Count("pk")))

@@ -127,9 +127,12 @@ def test_an_endpoint_added_in_the_admin_gets_its_own_signing_secret(admin_client
     form = {"business": tenant.business.pk, "url": "https://hooks.example.com/in", "events": '["*"]',
             "description": "", "previous_secret": "", "is_active": "on", "disabled_reason": ""}
 
+    add_page = admin_client.get(reverse("admin:webhooks_webhookendpoint_add")).content.decode()
     response = admin_client.post(reverse("admin:webhooks_webhookendpoint_add"), form)
 
     assert response.status_code == 302, response.content.decode()[:2000]
     endpoint = WebhookEndpoint.objects.get(url="https://hooks.example.com/in")
     assert endpoint.secret.startswith("whsec_")
     assert len(base64.b64decode(endpoint.secret.removeprefix("whsec_"))) == 32
+    assert "whsec_" not in add_page  # no secret shown before there is one
+    assert endpoint.secret in admin_client.get(change_url(endpoint)).content.decode()
