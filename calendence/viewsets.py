@@ -1,3 +1,4 @@
+from django.utils.http import parse_header_parameters
 from rest_framework import exceptions, viewsets
 from rest_framework.request import is_form_media_type
 
@@ -26,12 +27,19 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
         return serializer.validated_data
 
     def request_body(self):
-        """The JSON body. A form with no fields counts as no body: some clients send one for a
-        POST without data (Django's test client does), and the calls whose body is optional
-        must take it. A form that carries fields is still refused (415): the API speaks JSON."""
+        """The JSON body. A form with nothing in it counts as no body: some clients send an
+        empty multipart form for a POST without data (Django's test client does), and the
+        calls whose body is optional must take it. Any other form is refused (415)."""
         request = self.request
         if is_form_media_type(request.content_type):
-            if request._request.POST or request._request.FILES:
+            if not _is_empty_form(request.content_type, request._request.body):
                 raise exceptions.UnsupportedMediaType(request.content_type)
             return {}
         return request.data
+
+
+def _is_empty_form(content_type: str, body: bytes) -> bool:
+    """No bytes, or a multipart form that is only its closing boundary."""
+    _media_type, parameters = parse_header_parameters(content_type)
+    boundary = parameters.get("boundary", "").encode()
+    return not body.strip() or (bool(boundary) and body.strip() == b"--" + boundary + b"--")

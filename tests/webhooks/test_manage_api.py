@@ -200,10 +200,16 @@ def test_rotate_secret_with_no_data_from_djangos_test_client_takes_the_default(t
     assert endpoint.secret == response.json()["secret"] and endpoint.previous_secret == webhook["secret"]
 
 
-def test_rotate_secret_with_a_form_that_has_fields_is_415_and_keeps_the_secret(tenant):
+@pytest.mark.parametrize("body, content_type", [
+    (b"--BoUnDaRy\r\nContent-Disposition: form-data; name=\"grace_seconds\"\r\n\r\n0\r\n--BoUnDaRy--\r\n",
+     "multipart/form-data; boundary=BoUnDaRy"),
+    (b"grace_seconds=0", "application/x-www-form-urlencoded"),
+    (b"--BoUnDaRy\r\nnot a form", "multipart/form-data; boundary=BoUnDaRy"),
+], ids=["multipart-field", "urlencoded-field", "malformed-multipart"])
+def test_rotate_secret_with_a_form_that_is_not_empty_is_415_and_keeps_the_secret(tenant, body, content_type):
     webhook = create(tenant)
 
-    response = Client().post(f"{WEBHOOKS}/{webhook['id']}/rotate-secret", {"grace_seconds": "0"},
+    response = Client().post(f"{WEBHOOKS}/{webhook['id']}/rotate-secret", body, content_type=content_type,
                              HTTP_AUTHORIZATION=f"Bearer {tenant.key}")
 
     assert response.status_code == 415, response.content
