@@ -107,17 +107,28 @@ print(json.dumps({"allowed": settings.ALLOWED_HOSTS,
 """
 
 
-def test_production_answers_this_machines_own_names_by_default(tmp_path):
-    """With CALENDENCE_ENV=production and no DJANGO_ALLOWED_HOSTS, a local client (a health
-    check beside the process, a production-shaped run on one machine) is answered."""
+def production_probe(tmp_path, **environment) -> dict:
+    """ALLOWED_HOSTS and /healthz's status per Host, in a process with production settings."""
     environment = {
         "PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "calendence.settings",
         "CALENDENCE_ENV": "production", "DJANGO_SECRET_KEY": "x" * 50,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "CALENDENCE_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "CALENDENCE_VAR_DIR": str(tmp_path), **environment,
     }
     result = subprocess.run([sys.executable, "-c", PRODUCTION_PROBE], cwd=ROOT, env=environment,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    probe = json.loads(result.stdout.splitlines()[-1])
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_production_answers_this_machines_own_names_by_default(tmp_path):
+    """With CALENDENCE_ENV=production and no DJANGO_ALLOWED_HOSTS, a local client (a health
+    check beside the process, a production-shaped run on one machine) is answered."""
+    probe = production_probe(tmp_path)
     assert probe["allowed"] == ["localhost", "127.0.0.1", "[::1]"]
     assert probe["answers"] == {"127.0.0.1:8000": 200, "localhost": 200, "[::1]:8000": 200, "elsewhere.example": 400}
+
+
+def test_production_answers_the_names_it_is_given_spaces_and_all(tmp_path):
+    probe = production_probe(tmp_path, DJANGO_ALLOWED_HOSTS="elsewhere.example, localhost")
+    assert probe["allowed"] == ["elsewhere.example", "localhost"]
+    assert probe["answers"] == {"127.0.0.1:8000": 400, "localhost": 200, "[::1]:8000": 400, "elsewhere.example": 200}

@@ -198,6 +198,8 @@ def test_rotate_secret_with_no_data_from_djangos_test_client_takes_the_default(t
     assert response.status_code == 200, response.content
     endpoint = WebhookEndpoint.objects.get(pk=webhook["id"])
     assert endpoint.secret == response.json()["secret"] and endpoint.previous_secret == webhook["secret"]
+    grace = endpoint.previous_secret_expires_at - endpoint.updated_at
+    assert abs(grace.total_seconds() - 86400) < 5  # the default grace period
 
 
 @pytest.mark.parametrize("body, content_type", [
