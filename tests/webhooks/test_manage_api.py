@@ -219,6 +219,16 @@ def test_rotate_secret_with_a_form_that_is_not_empty_is_415_and_keeps_the_secret
     assert WebhookEndpoint.objects.get(pk=webhook["id"]).secret == webhook["secret"]
 
 
+def test_patch_with_a_form_body_is_415_and_changes_nothing(tenant):
+    webhook = create(tenant)
+
+    response = tenant.client.patch(f"{WEBHOOKS}/{webhook['id']}", "is_active=false",
+                                   content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 415, response.content
+    assert WebhookEndpoint.objects.get(pk=webhook["id"]).is_active
+
+
 def test_rotate_secret_answers_a_new_whsec_secret(tenant):
     webhook = create(tenant)
 
