@@ -42,4 +42,5 @@ def _is_empty_form(content_type: str, body: bytes) -> bool:
     """No bytes, or a multipart form that is only its closing boundary."""
     _media_type, parameters = parse_header_parameters(content_type)
     boundary = parameters.get("boundary", "").encode()
-    return not body.strip() or (bool(boundary) and body.strip() == b"--" + boundary + b"--")
+    content = body.strip()
+    return not content or (bool(boundary) and content == b"--" + boundary + b"--")
