@@ -31,7 +31,9 @@ class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
     can_delete = False
-    fields = ["number", "started_at", "duration_ms", "status_code", "error", "error_detail", "response_body"]
+    fields = [
+        "number", "started_at", "queued_ms", "duration_ms", "status_code", "error", "error_detail", "response_body",
+    ]
     readonly_fields = fields
 
 
@@ -102,7 +104,7 @@ class FailedDeliveryAdmin(DeliveryAdmin):
 
 @admin.register(DeliveryAttempt)
 class DeliveryAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["delivery", "number", "status_code", "error", "duration_ms", "started_at"]
+    list_display = ["delivery", "number", "status_code", "error", "queued_ms", "duration_ms", "started_at"]
     list_filter = ["error", "delivery__status", "delivery__event__type", "delivery__endpoint"]
     search_fields = ["delivery__event__id", "delivery__id"]
     list_select_related = ["delivery"]

@@ -10,8 +10,11 @@ closes the attempt it left open as `worker_lost`.
 
 Settling is guarded the same way: a worker writes an attempt's result only while its
 claim on the delivery still stands, so a worker that outlived its claim writes nothing.
+A batch is logged in one transaction; if a row of it cannot be stored, each attempt is
+logged on its own instead, so one receiver's answer never costs another delivery its log.
 """
 
+import dataclasses
 import logging
 import random
 import time
@@ -19,12 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from . import transport
 from .bulk import bulk_update_rows
+from .concurrency import Slot
 from .endpoint_health import GONE_STATUS, endpoints_health_record
 from .models import Delivery, DeliveryAttempt
 from .sender import Finished, Sender, sender
@@ -50,7 +54,11 @@ class Sending:
     delivery: Delivery
     attempt: DeliveryAttempt
     body: bytes
-    headers: dict[str, str]
+    slot: Slot
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.attempt.request_headers
 
     @property
     def url(self) -> str:
@@ -85,32 +93,57 @@ def attempts_begin(
     *, slots: Sender, limit: int, delivery_ids: list[str] | None = None
 ) -> tuple[list[Sending], list[AttemptOutcome]]:
     """Claim up to `limit` due deliveries (among `delivery_ids`, if given; the longest due
-    first) and record an attempt of each. Returns the attempts to send, each holding one of
-    its endpoint's slots, and the outcomes of deliveries failed without an attempt."""
-    reserved: list[str] = []
+    first) and record an attempt of each. Returns the attempts to send, each holding a send
+    slot, and the outcomes of deliveries failed without an attempt."""
+    taken: list[Slot] = []
     try:
         with transaction.atomic():
             now = timezone.now()
-            candidates = _lock_claimable(now, delivery_ids, limit, skip_endpoints=slots.saturated_endpoints())
+            candidates = _lock_claimable(now, delivery_ids, limit, skip_endpoints=slots.closed_endpoints())
             close_interrupted_attempts(candidates, now)
             refused, sendable = [], []
             for delivery in candidates:
                 if refusal := _refusal(delivery):
                     refused.append(_refuse(delivery, refusal, now))
-                elif slots.reserve(delivery.endpoint_id):
-                    reserved.append(delivery.endpoint_id)
-                    sendable.append(delivery)
-            attempts = _attempts_open(sendable, now)
+                elif slot := slots.take_slot(delivery.endpoint_id):
+                    taken.append(slot)
+                    sendable.append((delivery, slot))
+            return _attempts_open(sendable, now), refused
     except BaseException:
-        slots.release(reserved)
+        slots.give_back(taken)
         raise
-    return [_sending(delivery, attempt) for delivery, attempt in zip(sendable, attempts)], refused
 
 
 def attempts_finish(finished: list[Finished]) -> list[AttemptOutcome]:
-    """Log the answers and settle each delivery: done, failed, or its next attempt scheduled."""
+    """Log the answers and settle each delivery: done, failed, or its next attempt scheduled.
+    A database that cannot be reached raises (the caller keeps the answers to log later)."""
     if not finished:
         return []
+    try:
+        return _log(finished)
+    except (DataError, IntegrityError):
+        logger.exception("A batch of %d attempts could not be logged together; logging each alone.", len(finished))
+    return [outcome for answer in finished for outcome in _log_alone(answer)]
+
+
+def _log_alone(answer: Finished) -> list[AttemptOutcome]:
+    sending, result = answer
+    try:
+        return _log([answer])
+    except (DataError, IntegrityError):
+        logger.exception("The answer to attempt %s could not be stored; logging it without the receiver's text.",
+                         sending.attempt.number)
+    return _log([(sending, _without_receiver_text(result))])
+
+
+def _without_receiver_text(result: transport.AttemptResult) -> transport.AttemptResult:
+    return dataclasses.replace(
+        result, response_body="", response_headers={},
+        error_detail="The receiver's answer could not be stored." if result.error else "",
+    )
+
+
+def _log(finished: list[Finished]) -> list[AttemptOutcome]:
     with transaction.atomic():
         now = timezone.now()
         held = _still_held(finished)
@@ -120,11 +153,11 @@ def attempts_finish(finished: list[Finished]) -> list[AttemptOutcome]:
         finished = [(sending, result) for sending, result in finished if sending.delivery.pk in held]
         _attempts_close(finished, now)
         outcomes = _settle(finished, now)
-    endpoints_health_record(
-        (sending.delivery.endpoint, result.status_code, outcome.status == Delivery.Status.FAILED)
-        for (sending, result), outcome in zip(finished, outcomes)
-        if not result.succeeded
-    )
+        endpoints_health_record(
+            (sending.delivery.endpoint, result.status_code, outcome.status == Delivery.Status.FAILED)
+            for (sending, result), outcome in zip(finished, outcomes)
+            if not result.succeeded
+        )
     return outcomes
 
 
@@ -209,25 +242,26 @@ def _refuse(delivery: Delivery, reason: str, now: datetime) -> AttemptOutcome:
     return AttemptOutcome(delivery.id, Delivery.Status.FAILED, None)
 
 
-def _attempts_open(deliveries: list[Delivery], now: datetime) -> list[DeliveryAttempt]:
-    """Claim the deliveries and write their attempt rows, before anything is sent."""
-    if not deliveries:
+def _attempts_open(sendable: list[tuple[Delivery, Slot]], now: datetime) -> list[Sending]:
+    """Claim the deliveries and write their attempt rows, headers as sent, before anything is sent."""
+    if not sendable:
         return []
     claimed_until = claim_expiry(now)
-    Delivery.objects.filter(pk__in=[delivery.pk for delivery in deliveries]).update(
+    Delivery.objects.filter(pk__in=[delivery.pk for delivery, _slot in sendable]).update(
         claimed_until=claimed_until, attempt_count=F("attempt_count") + 1, updated_at=now
     )
-    for delivery in deliveries:
+    sendings = []
+    for delivery, slot in sendable:
         delivery.claimed_until = claimed_until
         delivery.attempt_count += 1
-    return DeliveryAttempt.objects.bulk_create(
-        [DeliveryAttempt(delivery=delivery, number=delivery.attempt_count, started_at=now) for delivery in deliveries]
-    )
-
-
-def _sending(delivery: Delivery, attempt: DeliveryAttempt) -> Sending:
-    body = delivery.event.body.encode("utf-8")
-    return Sending(delivery, attempt, body, delivery_headers(delivery, attempt.number, body))
+        body = delivery.event.body.encode("utf-8")
+        attempt = DeliveryAttempt(
+            delivery=delivery, number=delivery.attempt_count, started_at=now,
+            request_headers=delivery_headers(delivery, delivery.attempt_count, body),
+        )
+        sendings.append(Sending(delivery, attempt, body, slot))
+    DeliveryAttempt.objects.bulk_create([sending.attempt for sending in sendings])
+    return sendings
 
 
 def _still_held(finished: list[Finished]) -> set[str]:
@@ -247,8 +281,13 @@ def _attempts_close(finished: list[Finished], now: datetime) -> None:
         attempt.error = result.error
         attempt.error_detail = result.error_detail
         attempt.response_body = result.response_body
+        attempt.response_headers = result.response_headers
+        attempt.queued_ms = result.queued_ms
         attempts.append(attempt)
-    bulk_update_rows(attempts, ["finished_at", "duration_ms", "status_code", "error", "error_detail", "response_body"])
+    bulk_update_rows(attempts, [
+        "finished_at", "duration_ms", "status_code", "error", "error_detail", "response_body",
+        "response_headers", "queued_ms",
+    ])
 
 
 def _summary(result: transport.AttemptResult) -> str:

@@ -12,17 +12,26 @@ the process logs them (the last loop waits for them), so a slow receiver holds a
 few send threads and at most one idle loop, never the worker. A process keeps at
 most one idle loop in any case: the others end when they find nothing to claim. Once
 the worker starts shutting down, no loop claims again.
+
+While the database cannot be reached, a loop keeps the answers it could not log and
+tries again every DATABASE_RETRY_SECONDS. Their claims keep every other worker from
+sending those deliveries again, so an outage shorter than WEBHOOK_CLAIM_MARGIN_SECONDS
+re-sends nothing.
 """
 
+import logging
 import time
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
-from .attempts import AttemptOutcome, attempts_begin, attempts_finish
+from .attempts import AttemptOutcome, Sending, attempts_begin, attempts_finish
 from .dispatch import enqueue_retries, enqueue_wakeup
 from .models import Delivery
 from .sender import Finished, Sender, sender, sender_shutdown
+
+logger = logging.getLogger(__name__)
 
 # How long a batch waits for its answers before it leaves the stragglers to the send threads.
 BATCH_PATIENCE_SECONDS = 0.25
@@ -35,6 +44,11 @@ LOOP_SECONDS = 10.0
 # fetches slowly. Other loops of the process end as soon as they find nothing to claim.
 LINGER_SECONDS = 0.5
 IDLE_POLL_SECONDS = 0.02
+
+# While the database cannot be reached, a loop tries again this often, keeping the answers it
+# could not log: they are logged, and work resumes, within this long of the database's return.
+DATABASE_RETRY_SECONDS = 0.5
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 # Set when the worker starts shutting down: loops claim nothing more and end after their
 # batch, instead of claiming for up to LOOP_SECONDS while the worker waits for them.
@@ -56,28 +70,33 @@ def deliveries_work_off() -> int:
     slots.enter()
     attempts, left, last_work = 0, False, float("-inf")
     deadline = time.monotonic() + LOOP_SECONDS
+    unreachable_since = None
     try:
         while True:
-            _finish(slots.collect_late())
-            if _stopping:
-                enqueue_wakeup()  # for a worker that stays (or this one, restarted): what is due now
-                return attempts
-            sendings, refused = attempts_begin(slots=slots, limit=settings.WEBHOOK_BATCH_SIZE)
-            if sendings:
-                _finish(slots.send(sendings, patience=BATCH_PATIENCE_SECONDS))
+            try:
+                _finish(slots, slots.collect_late())
+                if _stopping:
+                    enqueue_wakeup()  # for a worker that stays (or this one, restarted): what is due now
+                    return attempts
+                sendings, refused = _claim(slots)
                 attempts += len(sendings)
-            if sendings or refused:
-                last_work = time.monotonic()
-            elif slots.leave_if_not_alone():
-                left = True
-                return attempts
-            else:
-                lingering = time.monotonic() - last_work < LINGER_SECONDS
-                if not lingering and slots.leave_unless_late():
+                if sendings:
+                    _finish(slots, slots.send(sendings, patience=BATCH_PATIENCE_SECONDS))
+                if sendings or refused:
+                    last_work = time.monotonic()
+                elif slots.leave_if_not_alone():
                     left = True
                     return attempts
-                # Lingering for new work, or waiting for answers only this loop can log.
-                _wait_for_work(slots, until=min(last_work + LINGER_SECONDS, deadline) if lingering else deadline)
+                else:
+                    lingering = time.monotonic() - last_work < LINGER_SECONDS
+                    if not lingering and slots.leave_unless_late():
+                        left = True
+                        return attempts
+                    # Lingering for new work, or waiting for answers only this loop can log.
+                    _wait_for_work(slots, until=min(last_work + LINGER_SECONDS, deadline) if lingering else deadline)
+                unreachable_since = _database_back(unreachable_since)
+            except DATABASE_UNAVAILABLE:
+                unreachable_since = _wait_for_database(unreachable_since)
             if time.monotonic() >= deadline:
                 enqueue_wakeup()
                 return attempts
@@ -91,14 +110,30 @@ def deliveries_finish_in_flight() -> int:
     again afterwards (a process that goes on, as in tests), with a new sender."""
     global _stopping
     late = sender_shutdown()
-    _finish(late)
+    try:
+        _log_and_schedule(late)
+    except DATABASE_UNAVAILABLE:
+        logger.warning("The database cannot be reached: %d answers are not logged; their deliveries will be "
+                       "attempted again once their claims run out.", len(late))
     _stopping = False
     return len(late)
 
 
+def _claim(slots: Sender) -> tuple[list[Sending], list[AttemptOutcome]]:
+    """At most a batch, and no more than the free send threads: nothing claimed waits for one."""
+    limit = min(settings.WEBHOOK_BATCH_SIZE, slots.free_threads())
+    return attempts_begin(slots=slots, limit=limit) if limit > 0 else ([], [])
+
+
 def _anything_due(slots: Sender) -> bool:
-    """Is a delivery due that this process could claim (its endpoint has a free slot)?"""
-    return Delivery.objects.claimable(timezone.now(), skip_endpoints=slots.saturated_endpoints()).exists()
+    """Is a delivery due that this process could claim (a free thread, and a slot for its endpoint)?
+    When the database cannot be reached, yes: a loop must wait for it."""
+    if slots.free_threads() <= 0:
+        return False
+    try:
+        return Delivery.objects.claimable(timezone.now(), skip_endpoints=slots.closed_endpoints()).exists()
+    except DATABASE_UNAVAILABLE:
+        return True
 
 
 def _wait_for_work(slots: Sender, *, until: float) -> None:
@@ -110,7 +145,35 @@ def _wait_for_work(slots: Sender, *, until: float) -> None:
             return
 
 
-def _finish(finished: list[Finished]) -> list[AttemptOutcome]:
+def _finish(slots: Sender, finished: list[Finished]) -> list[AttemptOutcome]:
+    """Log the answers and hand on their retries; answers the database would not take are kept
+    for the next pass (their claims keep anyone else from sending them again meanwhile)."""
+    try:
+        return _log_and_schedule(finished)
+    except DATABASE_UNAVAILABLE:
+        slots.keep_for_later(finished)
+        raise
+
+
+def _log_and_schedule(finished: list[Finished]) -> list[AttemptOutcome]:
     outcomes = attempts_finish(finished)
     enqueue_retries((outcome.delivery_id, outcome.retry_at) for outcome in outcomes if outcome.retry_at)
     return outcomes
+
+
+def _wait_for_database(unreachable_since: float | None) -> float:
+    """Drop the broken connection and let DATABASE_RETRY_SECONDS pass before the next try."""
+    if unreachable_since is None:
+        logger.warning("The database cannot be reached; this loop tries again every %.1f s.", DATABASE_RETRY_SECONDS)
+        unreachable_since = time.monotonic()
+    try:
+        connection.close()
+    except DATABASE_UNAVAILABLE:
+        pass  # it was broken already
+    time.sleep(DATABASE_RETRY_SECONDS)
+    return unreachable_since
+
+
+def _database_back(unreachable_since: float | None) -> None:
+    if unreachable_since is not None:
+        logger.warning("The database answers again after %.1f s.", time.monotonic() - unreachable_since)

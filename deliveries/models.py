@@ -145,6 +145,13 @@ class DeliveryAttempt(models.Model):
     error = models.CharField(max_length=50, null=True, blank=True)
     error_detail = models.CharField(max_length=500, blank=True)
     response_body = models.TextField(blank=True)
+    # The headers as sent (signatures included), and as answered (at most 4 KiB in all).
+    request_headers = models.JSONField(default=dict, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    # From the claim to the request leaving: a wait for a send thread is never invisible.
+    queued_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Milliseconds from the claim to the request leaving."
+    )
 
     class Meta:
         ordering = ["number"]

@@ -4,15 +4,17 @@ A worker hands the pool a claimed batch and waits a short while (its patience) f
 the answers; whatever is still in flight then (a slow endpoint) is left to finish
 on its own, so one slow receiver never holds up the worker's next batch. Its result
 is kept here until a worker loop collects it and writes it to the log; the last loop
-in the process does not end while such answers are still to come.
+in the process does not end while such answers are still to come. Answers that could
+not be logged (the database was unreachable) come back here to be logged again.
 
-Each endpoint may have at most WEBHOOK_ENDPOINT_CONCURRENCY attempts in flight in a
-process: a hanging endpoint can fill that many threads, never the whole pool. Slots
-are reserved when a delivery is claimed, so nothing claimed ever waits for one.
+Each attempt holds one of the send slots (deliveries.concurrency) from its claim to its
+answer: no endpoint takes more than its share, and no claim takes more than the free
+threads, so nothing claimed ever waits in the pool's queue.
 """
 
+import dataclasses
 import threading
-from collections import Counter
+import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 from . import transport
+from .concurrency import SendSlots, Slot
 
 if TYPE_CHECKING:
     from .attempts import Sending
@@ -29,34 +32,29 @@ Finished = tuple["Sending", transport.AttemptResult]
 
 class Sender:
     def __init__(self, threads: int):
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook-send")
+        self._slots = SendSlots(threads)
+        # A thread for every slot there can be (deliveries.concurrency), made as needed.
+        self._pool = ThreadPoolExecutor(max_workers=self._slots.capacity, thread_name_prefix="webhook-send")
         self._lock = threading.Lock()
-        self._in_flight: Counter[str] = Counter()  # endpoint id -> attempts reserved or sending
         self._late: list[Finished] = []  # answers that came after their batch stopped waiting
         self._collectors = 0  # worker loops running in this process
         self._handed_off = 0  # attempts still in flight after their batch stopped waiting
 
     # --- slots ---------------------------------------------------------------------------------
 
-    def reserve(self, endpoint_id: str) -> bool:
-        """Take one of the endpoint's slots, if it has one free."""
-        with self._lock:
-            if self._in_flight[endpoint_id] >= settings.WEBHOOK_ENDPOINT_CONCURRENCY:
-                return False
-            self._in_flight[endpoint_id] += 1
-            return True
+    def free_threads(self) -> int:
+        return self._slots.free()
 
-    def release(self, endpoint_ids: Iterable[str]) -> None:
-        with self._lock:
-            for endpoint_id in endpoint_ids:
-                self._in_flight[endpoint_id] -= 1
-                if self._in_flight[endpoint_id] <= 0:
-                    del self._in_flight[endpoint_id]
+    def take_slot(self, endpoint_id: str) -> Slot | None:
+        return self._slots.take(endpoint_id)
 
-    def saturated_endpoints(self) -> list[str]:
-        with self._lock:
-            cap = settings.WEBHOOK_ENDPOINT_CONCURRENCY
-            return [endpoint_id for endpoint_id, count in self._in_flight.items() if count >= cap]
+    def give_back(self, slots: Iterable[Slot]) -> None:
+        """Slots taken for attempts that were never sent."""
+        for slot in slots:
+            self._slots.give_back(slot)
+
+    def closed_endpoints(self) -> list[str]:
+        return self._slots.closed_endpoints()
 
     # --- sending -------------------------------------------------------------------------------
 
@@ -65,13 +63,25 @@ class Sender:
         `patience` seconds (None: all of them). The rest are collected later."""
         futures = {self._pool.submit(_post, sending): sending for sending in sendings}
         for future, sending in futures.items():
-            future.add_done_callback(lambda _f, endpoint_id=sending.endpoint_id: self.release([endpoint_id]))
+            future.add_done_callback(lambda f, slot=sending.slot: self._answered(slot, f))
         done, pending = wait(futures, timeout=patience)
         with self._lock:
             self._handed_off += len(pending)
         for future in pending:
             future.add_done_callback(lambda f, sending=futures[future]: self._answered_late(sending, f))
         return [(futures[future], future.result()) for future in done]
+
+    def _answered(self, slot: Slot, future: Future) -> None:
+        if future.exception() is not None:  # a bug, not an answer: free the slot, learn nothing
+            self._slots.give_back(slot)
+            return
+        result = future.result()
+        self._slots.give_back(slot, answered_in=result.duration_ms / 1000, timed_out=result.error == "timeout")
+
+    def keep_for_later(self, finished: list[Finished]) -> None:
+        """Answers a loop could not log: the next loop logs them (while their claims hold)."""
+        with self._lock:
+            self._late.extend(finished)
 
     def _answered_late(self, sending: "Sending", future: Future) -> None:
         with self._lock:
@@ -125,13 +135,15 @@ class Sender:
 
 
 def _post(sending: "Sending") -> transport.AttemptResult:
-    return transport.post(
+    queued_ms = int((time.monotonic() - sending.slot.taken_at) * 1000)
+    result = transport.post(
         sending.url,
         sending.body,
         sending.headers,
         timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
         allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS,
     )
+    return dataclasses.replace(result, queued_ms=queued_ms)
 
 
 _sender: Sender | None = None

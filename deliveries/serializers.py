@@ -8,13 +8,22 @@ from .models import Delivery, DeliveryAttempt
 class DeliveryAttemptSerializer(serializers.ModelSerializer):
     class Meta:
         model = DeliveryAttempt
-        fields = ["number", "status_code", "error", "error_detail", "duration_ms", "started_at", "finished_at"]
+        fields = [
+            "number", "status_code", "error", "error_detail", "duration_ms", "queued_ms", "started_at", "finished_at",
+        ]
         read_only_fields = fields
 
 
 class DeliveryAttemptDetailSerializer(DeliveryAttemptSerializer):
+    request_headers = serializers.DictField(
+        child=serializers.CharField(), read_only=True, help_text="The headers as sent, signatures included."
+    )
+    response_headers = serializers.DictField(
+        child=serializers.CharField(), read_only=True, help_text="The headers answered (at most 4 KiB in all)."
+    )
+
     class Meta(DeliveryAttemptSerializer.Meta):
-        fields = [*DeliveryAttemptSerializer.Meta.fields, "response_body"]
+        fields = [*DeliveryAttemptSerializer.Meta.fields, "request_headers", "response_headers", "response_body"]
         read_only_fields = fields
 
 

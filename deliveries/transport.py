@@ -8,7 +8,8 @@ What this module guarantees, whatever the receiver does:
   (pinned: no second DNS lookup that could answer differently), while the Host
   header and TLS SNI/certificate checks keep the endpoint's own name.
 - redirects are never followed; the response body is read streaming and capped.
-- it never raises for anything the network or the receiver does.
+- it never raises for anything the network or the receiver does, and everything of the
+  receiver's that it returns (body, headers, error details) is safe to store.
 """
 
 import heapq
@@ -16,7 +17,7 @@ import itertools
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -36,6 +37,7 @@ from webhooks.url_policy import (
 )
 
 from .models import RESPONSE_BODY_LIMIT
+from .storable import storable_bytes, storable_headers, storable_text
 
 # Answers whose Retry-After header we honour.
 RETRY_AFTER_STATUSES = {429, 503}
@@ -51,6 +53,8 @@ class AttemptResult:
     response_body: str
     duration_ms: int
     retry_after: float | None = None  # seconds the receiver asked us to wait (429/503)
+    response_headers: dict[str, str] = field(default_factory=dict)
+    queued_ms: int = 0  # how long the claimed attempt waited for a send thread
 
     @property
     def succeeded(self) -> bool:
@@ -217,7 +221,10 @@ def _send(url: str, body: bytes, headers: dict[str, str], attempt: _Attempt, sta
     retry_after = None
     if response.status_code in RETRY_AFTER_STATUSES:
         retry_after = parse_retry_after(response.headers.get("Retry-After", ""))
-    return AttemptResult(response.status_code, error, detail, excerpt, _elapsed_ms(started), retry_after)
+    return AttemptResult(
+        response.status_code, error, storable_text(detail), excerpt, _elapsed_ms(started), retry_after,
+        response_headers=storable_headers(response.headers.items()),
+    )
 
 
 def parse_retry_after(value: str, *, now: datetime | None = None) -> float | None:
@@ -244,7 +251,7 @@ def _read_capped(response: requests.Response, attempt: _Attempt) -> str:
             raise TimeoutError("the response did not complete before the deadline")
         if len(received) >= RESPONSE_READ_LIMIT:
             break
-    return received[:RESPONSE_BODY_LIMIT].decode("utf-8", errors="replace")
+    return storable_bytes(bytes(received[:RESPONSE_BODY_LIMIT]))
 
 
 def _classify(exc: Exception, attempt: _Attempt) -> tuple[str, str]:
@@ -281,7 +288,7 @@ def _describe(exc: Exception) -> str:
 
 
 def _failure(error: str, detail: str, started: float) -> AttemptResult:
-    return AttemptResult(None, error, detail[:500], "", _elapsed_ms(started))
+    return AttemptResult(None, error, storable_text(detail[:500]), "", _elapsed_ms(started))
 
 
 def _elapsed_ms(started: float) -> int:

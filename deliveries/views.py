@@ -37,6 +37,7 @@ DELIVERY = {
             "error": None,
             "error_detail": "",
             "duration_ms": 41,
+            "queued_ms": 2,
             "started_at": "2026-03-24T14:30:01Z",
             "finished_at": "2026-03-24T14:30:01Z",
         }
@@ -47,7 +48,23 @@ DELIVERY = {
 }
 DELIVERY_DETAIL = {
     **DELIVERY,
-    "attempts": [{**DELIVERY["attempts"][0], "response_body": "Service Unavailable"}],
+    "attempts": [{
+        **DELIVERY["attempts"][0],
+        "request_headers": {
+            "Content-Type": "application/json",
+            "User-Agent": "Calendence-Webhooks/1.0.0",
+            "X-Calendence-Signature": "sha256=5d1c0b0e4f1a7c2e9b3d8f6a0c4e2b7d9f1a3c5e7b9d0f2a4c6e8b0d2f4a6c8e",
+            "X-Calendence-Event": "booking.cancelled",
+            "X-Calendence-Event-Id": "evt_07378604f756de0cb1f796ed05158e1c",
+            "X-Calendence-Delivery-Id": "dlv_2f7b5058456a6ead20d6799c7bc58fb0",
+            "X-Calendence-Attempt": "1",
+            "webhook-id": "evt_07378604f756de0cb1f796ed05158e1c",
+            "webhook-timestamp": "1774362601",
+            "webhook-signature": "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
+        },
+        "response_headers": {"Content-Type": "text/plain", "Content-Length": "19"},
+        "response_body": "Service Unavailable",
+    }],
     "payload": example_body("booking.cancelled"),
 }
 

@@ -8,24 +8,11 @@ from django.test.utils import CaptureQueriesContext
 
 from deliveries import engine
 from deliveries.attempts import attempts_begin
+from deliveries.concurrency import START_SLOTS
 from deliveries.engine import deliveries_finish_in_flight, deliveries_work_off
 from deliveries.models import Delivery, DeliveryAttempt
 from deliveries.sender import Sender, sender
 from tests.support.receiver import Answer
-
-
-@pytest.fixture
-def deliveries_to(tenant, make_booking, make_endpoint, django_capture_on_commit_callbacks):
-    """`bookings` booking.created events, each delivered to every receiver given (no Celery message sent)."""
-
-    def make(*receivers, bookings: int = 1) -> dict:
-        endpoints = {make_endpoint(tenant, receiver).id: receiver for receiver in receivers}
-        with django_capture_on_commit_callbacks(execute=False):
-            for number in range(bookings):
-                make_booking(tenant, email=f"client{number}@example.com")
-        return {endpoint_id: list(Delivery.objects.filter(endpoint_id=endpoint_id)) for endpoint_id in endpoints}
-
-    return make
 
 
 def statuses(deliveries) -> list[str]:
@@ -143,8 +130,8 @@ def test_a_shutting_down_worker_claims_nothing_more_and_leaves_the_rest_to_a_wak
     monkeypatch.setattr(engine, "enqueue_wakeup", lambda: wakeups.append(1))
     finish = engine._finish
 
-    def shutdown_signal_during_the_first_batch(finished):
-        outcomes = finish(finished)
+    def shutdown_signal_during_the_first_batch(slots, finished):
+        outcomes = finish(slots, finished)
         if finished:
             engine.deliveries_stop_claiming()  # what the worker_shutting_down handler calls
         return outcomes
@@ -218,4 +205,5 @@ def test_the_queries_of_a_batch_do_not_grow_with_its_size(make_receiver, deliver
             assert deliveries_work_off() == pending
         return len(captured.captured_queries)
 
-    assert queries_to_work_off(2) == queries_to_work_off(10)
+    # A new endpoint starts with START_SLOTS attempts in flight: both sizes fit in one batch.
+    assert queries_to_work_off(2) == queries_to_work_off(START_SLOTS)

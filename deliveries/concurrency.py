@@ -1,0 +1,126 @@
+"""How many attempts may be in flight in one worker process, per endpoint and in all.
+
+Two lanes. Endpoints that answer within SLOW_SECONDS send in the fast lane, at most
+WEBHOOK_SEND_THREADS attempts at once. An endpoint is slow once an answer of its took
+longer, or an attempt of its has been in flight for longer: that attempt then moves to
+the slow lane, freeing its fast slot. Slow endpoints send only in the slow lane, and are
+passed over while it holds WEBHOOK_SEND_THREADS attempts or more. So however many
+endpoints hang and however long their backlogs, they hold the fast lane for at most
+SLOW_SECONDS, and deliveries to endpoints that answer never queue behind them for longer.
+Threads are made as needed, up to CAPACITY_PER_THREAD x WEBHOOK_SEND_THREADS in all: only
+past that many attempts in flight at once does a claim wait for a hanging one to end.
+
+Per endpoint, Little's law: an endpoint answering in L seconds needs rate x L attempts in
+flight to take `rate` deliveries a second. Neither is known up front, so an endpoint
+starts with START_SLOTS and earns more by answering while all its slots are busy (twice as
+many after a quick answer, one more after a slow one, up to WEBHOOK_ENDPOINT_CONCURRENCY);
+a timeout sends it back to the start.
+
+A slot is taken when its delivery is claimed, and the claim takes no more than the free
+slots, so a claimed attempt never waits in a queue.
+"""
+
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+START_SLOTS = 8
+SLOW_SECONDS = 1.0
+CAPACITY_PER_THREAD = 4
+
+
+@dataclass(eq=False)
+class Slot:
+    """One attempt's place in a lane, from its claim until its answer."""
+
+    endpoint_id: str
+    taken_at: float  # time.monotonic()
+    slow_lane: bool
+
+
+@dataclass
+class _Endpoint:
+    limit: int = START_SLOTS
+    slow: bool = False
+    taken: int = 0
+
+
+class SendSlots:
+    def __init__(self, threads: int):
+        self.threads = threads  # per lane, for new attempts
+        self.capacity = CAPACITY_PER_THREAD * threads  # attempts in flight at once, moved ones included
+        self._lock = threading.Lock()
+        self._endpoints: dict[str, _Endpoint] = {}
+        self._fast: set[Slot] = set()
+        self._slow: set[Slot] = set()
+
+    def free(self) -> int:
+        """How many more attempts could take a slot now, at most."""
+        with self._lock:
+            room = max(self.threads - len(self._fast), 0) + max(self.threads - len(self._slow), 0)
+            return min(room, self.capacity - len(self._fast) - len(self._slow))
+
+    def take(self, endpoint_id: str) -> Slot | None:
+        """A slot for one attempt to the endpoint, or None if it may not have another now."""
+        with self._lock:
+            endpoint = self._endpoints.setdefault(endpoint_id, _Endpoint())
+            lane = self._slow if endpoint.slow else self._fast
+            if len(lane) >= self.threads or endpoint.taken >= self._limit(endpoint) or self._at_capacity():
+                return None
+            slot = Slot(endpoint_id, time.monotonic(), slow_lane=endpoint.slow)
+            lane.add(slot)
+            endpoint.taken += 1
+            return slot
+
+    def give_back(self, slot: Slot, *, answered_in: float | None = None, timed_out: bool = False) -> None:
+        """Free the slot; `answered_in` (seconds) teaches the endpoint's limit, None if never sent."""
+        with self._lock:
+            lane = self._slow if slot.slow_lane else self._fast
+            if slot not in lane:
+                return
+            endpoint = self._endpoints[slot.endpoint_id]
+            was_full = endpoint.taken >= self._limit(endpoint)
+            lane.discard(slot)
+            endpoint.taken -= 1
+            if answered_in is not None:
+                self._learn(endpoint, answered_in, timed_out=timed_out, was_full=was_full)
+            if endpoint == _Endpoint():  # idle and nothing learnt: forget it, as if never seen
+                del self._endpoints[slot.endpoint_id]
+
+    def closed_endpoints(self) -> list[str]:
+        """Endpoints that can take no slot now, for the claim to pass over their deliveries."""
+        with self._lock:
+            self._move_hanging()
+            slow_lane_full = len(self._slow) >= self.threads or self._at_capacity()
+            return [
+                endpoint_id for endpoint_id, endpoint in self._endpoints.items()
+                if endpoint.taken >= self._limit(endpoint) or (endpoint.slow and slow_lane_full)
+            ]
+
+    def _at_capacity(self) -> bool:
+        return len(self._fast) + len(self._slow) >= self.capacity
+
+    @staticmethod
+    def _limit(endpoint: _Endpoint) -> int:
+        return min(endpoint.limit, settings.WEBHOOK_ENDPOINT_CONCURRENCY)
+
+    @staticmethod
+    def _learn(endpoint: _Endpoint, seconds: float, *, timed_out: bool, was_full: bool) -> None:
+        endpoint.slow = timed_out or seconds >= SLOW_SECONDS
+        if timed_out:
+            endpoint.limit = START_SLOTS
+        elif was_full:
+            grown = endpoint.limit + 1 if endpoint.slow else endpoint.limit * 2
+            endpoint.limit = min(grown, settings.WEBHOOK_ENDPOINT_CONCURRENCY)
+
+    def _move_hanging(self) -> None:
+        """Fast-lane attempts in flight for longer than SLOW_SECONDS move to the slow lane
+        (whatever it holds: its thread runs already), and their endpoints are slow."""
+        hanging_since = time.monotonic() - SLOW_SECONDS
+        for slot in [slot for slot in self._fast if slot.taken_at < hanging_since]:
+            self._endpoints[slot.endpoint_id].slow = True
+            self._fast.discard(slot)
+            slot.slow_lane = True
+            self._slow.add(slot)

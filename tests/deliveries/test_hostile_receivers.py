@@ -1,0 +1,138 @@
+"""Whatever a receiver answers, its attempt is logged, and nobody else's delivery suffers."""
+
+import dataclasses
+
+import pytest
+from django.db import connection
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+
+from deliveries import engine
+from deliveries.attempts import attempts_begin, attempts_finish
+from deliveries.engine import deliveries_work_off
+from deliveries.models import Delivery, DeliveryAttempt
+from deliveries.sender import Sender
+from deliveries.storable import RESPONSE_HEADERS_LIMIT, storable_bytes, storable_headers, storable_text
+from tests.support.raw_receiver import RawReceiver
+
+NUL_ANSWER = b"HTTP/1.1 200 OK\r\nX-Nul: a\x00b\r\nContent-Length: 4\r\n\r\nok\x00\x00"
+
+
+@pytest.fixture
+def raw_receiver():
+    receiver = RawReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def hostile_and_healthy(tenant, other_tenant, make_endpoint, make_receiver, raw_receiver):
+    """Two businesses: one whose receiver answers raw bytes, one with a well-behaved receiver."""
+    healthy = make_receiver()
+    return (make_endpoint(tenant, raw_receiver), raw_receiver), (make_endpoint(other_tenant, healthy), healthy)
+
+
+def book_both(tenant, other_tenant, make_booking, django_capture_on_commit_callbacks, email: str) -> None:
+    with django_capture_on_commit_callbacks(execute=False):  # the engine is driven directly
+        make_booking(tenant, email=email)
+        make_booking(other_tenant, email=email)
+
+
+def stored_text(attempt: DeliveryAttempt) -> list[str]:
+    headers = [text for pair in attempt.response_headers.items() for text in pair]
+    return [attempt.response_body, attempt.error_detail, *headers]
+
+
+# --- Making text storable ----------------------------------------------------------------------
+
+def test_storable_text_replaces_nul_and_lone_surrogates_and_keeps_the_rest():
+    assert storable_text("ok") == "ok"
+    assert storable_text("ok\x00\x00") == "ok\ufffd\ufffd"
+    assert storable_text("caf\u00e9 \ud800!") == "caf\u00e9 ?!"
+    assert storable_bytes(b"\xff\xfeok\x00") == "\ufffd\ufffdok\ufffd"
+
+
+def test_storable_headers_keeps_repeated_names_and_stops_at_the_limit():
+    headers = [("Set-Cookie", "a=1"), ("set-cookie", "b=2"), ("X\x00", "v\x00")]
+    assert storable_headers(headers) == {"Set-Cookie": "a=1", "set-cookie": "b=2", "X\ufffd": "v\ufffd"}
+    many = [(f"X-{number}", "v" * 100) for number in range(100)]
+    kept = storable_headers(many)
+    assert 0 < sum(len(name) + len(value) for name, value in kept.items()) <= RESPONSE_HEADERS_LIMIT
+    assert list(kept) == [name for name, _value in many[: len(kept)]]  # the first ones, in order
+
+
+# --- Through the engine ------------------------------------------------------------------------------
+
+def test_an_answer_with_nul_bytes_succeeds_and_the_other_business_is_untouched(
+    tenant, other_tenant, make_booking, hostile_and_healthy, django_capture_on_commit_callbacks
+):
+    (hostile, raw), (healthy, receiver) = hostile_and_healthy
+    raw.answer = NUL_ANSWER
+    for number in range(3):
+        book_both(tenant, other_tenant, make_booking, django_capture_on_commit_callbacks, f"c{number}@example.com")
+
+    assert deliveries_work_off() == 6
+
+    assert len(receiver.wait_for(4, timeout=0.5)) == 3 and all(r.signature_valid for r in receiver.requests)
+    assert set(Delivery.objects.values_list("status", "attempt_count")) == {("succeeded", 1)}
+    for attempt in DeliveryAttempt.objects.filter(delivery__endpoint=hostile):
+        assert (attempt.status_code, attempt.response_body) == (200, "ok\ufffd\ufffd")
+        assert attempt.response_headers["X-Nul"] == "a\ufffdb"
+
+
+ANSWERS = st.one_of(
+    st.binary(max_size=600),  # anything at all, malformed HTTP included
+    st.builds(
+        lambda status, reason, header, body: b"HTTP/1.1 %d %s\r\n%s\r\nContent-Length: %d\r\n\r\n%s"
+        % (status, reason, header, len(body), body),
+        st.integers(100, 599),
+        st.binary(max_size=40).filter(lambda b: b"\r" not in b and b"\n" not in b),
+        st.binary(max_size=200).filter(lambda b: b"\r\n\r\n" not in b),
+        st.binary(max_size=5000),
+    ),
+)
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(answer=ANSWERS)
+def test_any_answer_is_logged_and_the_other_deliveries_of_its_batch_are_untouched(
+    answer, tenant, other_tenant, make_booking, hostile_and_healthy, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(engine, "LINGER_SECONDS", 0)  # the loop ends at once when the batch is logged
+    (hostile, raw), (healthy, receiver) = hostile_and_healthy
+    raw.answer = answer
+    arrived = len(receiver.requests)
+    book_both(tenant, other_tenant, make_booking, django_capture_on_commit_callbacks, "jane@example.com")
+    batch = list(Delivery.objects.filter(attempt_count=0))
+
+    assert deliveries_work_off() == 2
+
+    assert len(receiver.wait_for(arrived + 1)) == arrived + 1  # the healthy one arrived, once
+    settled = {delivery.endpoint_id: delivery for delivery in Delivery.objects.filter(pk__in=[d.pk for d in batch])}
+    assert (settled[healthy.id].status, settled[healthy.id].attempt_count) == ("succeeded", 1)
+    [attempt] = DeliveryAttempt.objects.filter(delivery=settled[hostile.id])
+    assert attempt.finished_at is not None and attempt.number == 1
+    assert attempt.error is not None or attempt.status_code is not None
+    assert not any("\x00" in text for text in stored_text(attempt))
+
+
+# --- The log itself ----------------------------------------------------------------------------------------
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="only PostgreSQL refuses NUL in text")
+def test_a_row_the_database_refuses_costs_only_its_own_receivers_text(
+    tenant, other_tenant, make_booking, hostile_and_healthy, django_capture_on_commit_callbacks
+):
+    """The transport never returns such a row; if one got through, the others still log."""
+    (hostile, _raw), (healthy, _receiver) = hostile_and_healthy
+    book_both(tenant, other_tenant, make_booking, django_capture_on_commit_callbacks, "jane@example.com")
+    sendings, _refused = attempts_begin(slots=Sender(threads=4), limit=10)
+    answers = Sender(threads=4).send(sendings)
+    poisoned = [
+        (sending, dataclasses.replace(result, response_body="ok\x00") if sending.endpoint_id == hostile.id else result)
+        for sending, result in answers
+    ]
+
+    outcomes = attempts_finish(poisoned)
+
+    assert sorted(outcome.status for outcome in outcomes) == ["succeeded", "succeeded"]
+    bodies = dict(DeliveryAttempt.objects.values_list("delivery__endpoint_id", "response_body"))
+    assert bodies == {hostile.id: "", healthy.id: '{"ok": true}'}
