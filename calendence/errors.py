@@ -5,11 +5,26 @@
 `fields` appears only on validation errors (400).
 """
 
+import logging
+import sys
+
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
-from rest_framework.views import exception_handler
+from rest_framework.response import Response
+from rest_framework.views import exception_handler, set_rollback
+
+logger = logging.getLogger(__name__)
 
 VALIDATION_MESSAGE = "The request is not valid; see fields for details."
+
+# What an unreachable database raises: refused or timed-out connects, a server that closed
+# the connection or is shutting down. DataError and IntegrityError are bugs or bad data
+# (500), not an outage; they are DatabaseError's other subclasses and stay out of this.
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
+# Long enough for a failover or restart to make progress, short enough to retry soon.
+DATABASE_RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE_MESSAGE = "The service cannot reach its database; retry after a few seconds."
 
 # DRF's default codes, renamed where a clearer one helps the reader of the error.
 CODE_NAMES = {
@@ -27,6 +42,14 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, DATABASE_UNREACHABLE):
+        set_rollback()
+        log_database_unreachable(context["request"], exc)
+        return Response(
+            error_body("service_unavailable", DATABASE_UNAVAILABLE_MESSAGE),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers=database_retry_headers(),
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = exception_handler(exc, context)
@@ -94,10 +117,36 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    # Django calls this inside its `except` block: an outage that escaped the other
+    # handlers (a middleware's own query, say) is still a 503, not a crash.
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DATABASE_UNREACHABLE):
+        return database_unavailable(request, exc)
     return JsonResponse(
         error_body("server_error", "Something went wrong on our side; it has been logged."),
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
+
+
+def database_unavailable(request, exc: Exception) -> JsonResponse:
+    """503 service_unavailable with Retry-After, for a request that failed to reach the database."""
+    log_database_unreachable(request, exc)
+    response = JsonResponse(
+        error_body("service_unavailable", DATABASE_UNAVAILABLE_MESSAGE), status=status.HTTP_503_SERVICE_UNAVAILABLE
+    )
+    for name, value in database_retry_headers().items():
+        response[name] = value
+    return response
+
+
+def database_retry_headers() -> dict[str, str]:
+    return {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+
+
+def log_database_unreachable(request, exc: Exception) -> None:
+    # One line, no traceback: an outage fails every request alike and the trace says nothing new.
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    logger.warning("Database unreachable; %s %s answered 503: %s", request.method, request.path, first_line[:200])
 
 
 class Conflict(exceptions.APIException):

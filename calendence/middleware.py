@@ -1,9 +1,9 @@
-"""Refuse oversized request bodies before anything reads them."""
+"""Request-wide answers: oversized bodies refused, an unreachable database reported as 503."""
 
 from django.conf import settings
 from django.http import JsonResponse
 
-from .errors import error_body
+from .errors import DATABASE_UNREACHABLE, database_unavailable, error_body
 
 
 class RequestBodyLimitMiddleware:
@@ -26,3 +26,23 @@ class RequestBodyLimitMiddleware:
             message = f"The request body is larger than the {limit // 1024} KiB limit."
             return JsonResponse(error_body("request_too_large", message), status=413)
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """503 JSON with Retry-After when a view outside DRF (admin, /metrics) cannot reach the database.
+
+    process_exception runs before Django picks its 500 answer, so this holds with
+    DEBUG=True too, where Django would otherwise show its HTML debug page. DRF views
+    answer the same through calendence.errors.api_exception_handler.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, DATABASE_UNREACHABLE):
+            return database_unavailable(request, exception)
+        return None

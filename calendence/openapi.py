@@ -38,11 +38,14 @@ CONFLICT_RESPONSE = {409: error("The booking's status does not allow this change
 def add_common_error_responses(result, generator, request, public):
     """drf-spectacular postprocessing hook: the errors any API call can meet, documented once.
 
-    Every call can be rate limited (429); a call with a body can also meet 413 (over
-    1 MiB) and 415 (not JSON).
+    Every call can be rate limited (429) and can meet a database outage (503); a call
+    with a body can also meet 413 (over 1 MiB) and 415 (not JSON).
     """
     error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    common = {"429": "Too many requests for this API key; see Retry-After."}
+    common = {
+        "429": "Too many requests for this API key; see Retry-After.",
+        "503": "The database cannot be reached (service_unavailable); retry after Retry-After seconds.",
+    }
     with_body = {"413": "The request body is over 1 MiB.", "415": "The body is not application/json."}
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():

@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so its process_exception is asked first: an outage is a 503, in every environment.
+    "calendence.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "calendence.urls"

@@ -14,6 +14,7 @@ from bookings import services as booking_services
 from bookings.api_keys import api_key_issue
 from bookings.models import Business, Hub
 from tests.support.receiver import Answer, Receiver
+from tests.support.tcp_proxy import TcpProxy
 from webhooks import event_types
 from webhooks.services import webhook_endpoint_create
 
@@ -95,6 +96,20 @@ def make_receiver():
     yield make
     for receiver in receivers:
         receiver.close()
+
+
+@pytest.fixture
+def tcp_proxy():
+    """make(host, port) -> a started TcpProxy in front of host:port, closed after the test."""
+    proxies = []
+
+    def make(host: str, port: int) -> TcpProxy:
+        proxies.append(TcpProxy(host, port).start())
+        return proxies[-1]
+
+    yield make
+    for proxy in proxies:
+        proxy.close()
 
 
 @pytest.fixture

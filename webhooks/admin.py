@@ -1,12 +1,21 @@
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 
 from . import services
 from .models import WebhookEndpoint
+from .url_policy import clean_endpoint_url
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    def clean_url(self):
+        # Stored as the API stores it: the host name in ASCII, as checked.
+        return clean_endpoint_url(self.cleaned_data["url"])
 
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
     list_display = ["url", "business", "hub", "is_active", "disabled_reason", "created_at", "deleted_at"]
     list_filter = ["is_active", "disabled_reason"]
     search_fields = ["url", "id", "description"]

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -6,6 +7,7 @@ from bookings.models import Business
 from .event_types import ALL_EVENTS, EVENT_TYPES
 from .models import WebhookEndpoint
 from .services import DEFAULT_ROTATION_GRACE_SECONDS, MAX_ROTATION_GRACE_SECONDS
+from .url_policy import MAX_URL_LENGTH, clean_endpoint_url
 
 EVENT_CHOICES = [*EVENT_TYPES, ALL_EVENTS]
 MAX_SUBSCRIBED_EVENTS = 20
@@ -63,9 +65,27 @@ class EventListField(serializers.ListField):
         return events
 
 
-class WebhookEndpointCreateSerializer(serializers.ModelSerializer):
-    """Input of registration. `url` is checked by the model field's validator."""
+class EndpointUrlField(serializers.CharField):
+    """A webhook URL, checked by webhooks.url_policy and returned as it is stored (host in ASCII)."""
 
+    def __init__(self, **kwargs):
+        # Surrounding spaces are trimmed; surrounding tabs or newlines are refused like inner ones.
+        super().__init__(max_length=MAX_URL_LENGTH, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = data.strip(" ")
+        url = super().to_internal_value(data)
+        try:
+            return clean_endpoint_url(url)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages, code="invalid_url") from exc
+
+
+class WebhookEndpointCreateSerializer(serializers.ModelSerializer):
+    """Input of registration."""
+
+    url = EndpointUrlField(help_text="Absolute http(s) URL; an internationalized host is stored in punycode.")
     events = EventListField()
     business_id = serializers.UUIDField(
         required=False, allow_null=True, default=None,
@@ -91,6 +111,7 @@ class WebhookEndpointCreateSerializer(serializers.ModelSerializer):
 class WebhookEndpointUpdateSerializer(serializers.ModelSerializer):
     """PATCH: any of url, events, description, is_active."""
 
+    url = EndpointUrlField(required=False)
     events = EventListField(required=False)
 
     class Meta:

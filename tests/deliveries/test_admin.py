@@ -136,3 +136,17 @@ def test_an_endpoint_added_in_the_admin_gets_its_own_signing_secret(admin_client
     assert len(base64.b64decode(endpoint.secret.removeprefix("whsec_"))) == 32
     assert "whsec_" not in add_page  # no secret shown before there is one
     assert endpoint.secret in admin_client.get(change_url(endpoint)).content.decode()
+
+
+def test_an_endpoint_added_in_the_admin_is_stored_with_its_host_in_punycode(admin_client, tenant):
+    form = {"business": tenant.business.pk, "url": "https://bücher.example/in", "events": '["*"]',
+            "description": "", "previous_secret": "", "is_active": "on", "disabled_reason": ""}
+
+    response = admin_client.post(reverse("admin:webhooks_webhookendpoint_add"), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert WebhookEndpoint.objects.get().url == "https://xn--bcher-kva.example/in"
+
+    form["url"] = "https://hooks.example.com/i\x1bn"
+    response = admin_client.post(reverse("admin:webhooks_webhookendpoint_add"), form)
+    assert response.status_code == 200 and "Must not contain control characters" in response.content.decode()
+    assert WebhookEndpoint.objects.count() == 1

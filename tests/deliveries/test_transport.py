@@ -8,6 +8,7 @@ import pytest
 from deliveries import transport
 from deliveries.models import RESPONSE_BODY_LIMIT
 from tests.support.receiver import Answer
+from webhooks.url_policy import validate_endpoint_url
 
 HEADERS = {"Content-Type": "application/json"}
 
@@ -99,6 +100,28 @@ def test_connection_is_pinned_to_the_first_answer_and_keeps_the_host_name(make_r
     assert result.succeeded, result
     assert receiver.wait_for(1)[0].headers["Host"] == f"hooks.customer.test:{port}"
     assert lookups == ["hooks.customer.test"]
+
+
+def test_an_internationalized_host_is_resolved_and_sent_as_stored_in_punycode(make_receiver, monkeypatch, settings):
+    """What registration stores (webhooks.url_policy) is what the attempt looks up and names."""
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    receiver = make_receiver()
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    url = validate_endpoint_url(f"http://bücher.example:{port}/hooks")
+    assert url == f"http://xn--bcher-kva.example:{port}/hooks"
+    real_getaddrinfo = socket.getaddrinfo
+    lookups = []
+
+    def dns(host, *args, **kwargs):
+        if host != "127.0.0.1":  # the pinned connection's own call
+            lookups.append(host)
+        return real_getaddrinfo("127.0.0.1" if host == "xn--bcher-kva.example" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    result = post(url)
+    assert result.succeeded, result
+    assert receiver.wait_for(1)[0].headers["Host"] == f"xn--bcher-kva.example:{port}"
+    assert lookups == ["xn--bcher-kva.example"]
 
 
 @pytest.fixture

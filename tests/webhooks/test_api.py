@@ -310,6 +310,46 @@ def test_private_addresses_are_accepted_in_development(tenant, settings):
     assert create(tenant.client, url="http://127.0.0.1:9000/hook").status_code == 201
 
 
+@pytest.mark.parametrize("char", ["\t", "\r", "\n", "\x00", "\x1b", "\x7f"], ids=lambda c: f"U+{ord(c):04X}")
+@pytest.mark.parametrize("where", ["inside", "at-the-end"])
+def test_url_with_a_control_character_is_400_and_stores_nothing(tenant, char, where):
+    url = f"https://hooks.example.com/in{char}x" if where == "inside" else f"https://hooks.example.com/in{char}"
+
+    [message] = assert_invalid(create(tenant.client, url=url), "url")
+
+    assert message.startswith(f"Must not contain control characters (found U+{ord(char):04X}")
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_internationalized_host_is_stored_and_answered_in_punycode(tenant, settings, monkeypatch):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    stub_dns(monkeypatch, {"xn--bcher-kva.example": ["93.184.216.34"]})
+
+    response = create(tenant.client, url="https://bücher.example/hook")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["url"] == "https://xn--bcher-kva.example/hook"
+    assert WebhookEndpoint.objects.get().url == "https://xn--bcher-kva.example/hook"
+
+
+def test_internationalized_host_resolving_to_a_private_address_is_refused_in_production(tenant, settings, monkeypatch):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    settings.WEBHOOK_REQUIRE_HTTPS = True
+    stub_dns(monkeypatch, {"xn--bcher-kva.example": ["192.168.0.10"]})
+
+    [message] = assert_invalid(create(tenant.client, url="https://bücher.example/hook"), "url")
+
+    assert message == "The host 'xn--bcher-kva.example' resolves to a non-public address (192.168.0.10)."
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_invalid_internationalized_host_is_400_naming_the_host(tenant):
+    [message] = assert_invalid(create(tenant.client, url="https://-bücher.example/hook"), "url")
+
+    assert message.startswith("'-bücher.example' is not a valid internationalized host name")
+    assert not WebhookEndpoint.objects.exists()
+
+
 # --- GET /api/v1/webhooks and /api/v1/webhooks/{id} -------------------------------------
 
 

@@ -134,6 +134,27 @@ def test_patch_with_an_invalid_value_is_400_and_changes_nothing(tenant, body, fi
     assert snapshot(webhook["id"]) == before
 
 
+@pytest.mark.parametrize("url", ["https://hooks.example.com/in\r\nX-Injected: 1", "https://hooks.example.com/in\t", "https://hooks.exa\x00mple.com/"])
+def test_patch_to_a_url_with_a_control_character_is_400_and_changes_nothing(tenant, url):
+    webhook = create(tenant)
+    before = snapshot(webhook["id"])
+
+    error = assert_error(patch(tenant, webhook["id"], {"url": url}), 400, "validation_error")
+
+    assert error["fields"]["url"][0].startswith("Must not contain control characters")
+    assert snapshot(webhook["id"]) == before
+
+
+def test_patch_to_an_internationalized_host_stores_punycode(tenant):
+    webhook = create(tenant)
+
+    response = patch(tenant, webhook["id"], {"url": "https://BÜCHER.example/in"})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["url"] == "https://xn--bcher-kva.example/in"
+    assert stored(webhook["id"]).url == "https://xn--bcher-kva.example/in"
+
+
 def test_wildcard_events_accepted_on_create(tenant):
     webhook = create(tenant, events=["*"])
 

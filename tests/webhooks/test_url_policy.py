@@ -183,3 +183,73 @@ def test_http_scheme_is_accepted_when_https_not_required(settings):
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
 
     assert validate_endpoint_url("http://hooks.example.com/") == "http://hooks.example.com/"
+
+
+# --- Control characters and internationalized host names --------------------------------------------
+
+CONTROL_CHARACTERS = ["\t", "\r", "\n", "\x00", "\x01", "\x0b", "\x1b", "\x1f", "\x7f"]
+
+
+@pytest.mark.parametrize("char", CONTROL_CHARACTERS, ids=lambda c: f"U+{ord(c):04X}")
+@pytest.mark.parametrize(
+    "template",
+    ["https://hooks.exa{}mple.com/in", "https://hooks.example.com/i{}n", "https://hooks.example.com/in{}", "{}https://hooks.example.com/in"],
+    ids=["host", "path", "end", "start"],
+)
+def test_control_characters_anywhere_are_refused(settings, char, template):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+
+    with pytest.raises(InvalidEndpointUrl, match=rf"control characters \(found U\+{ord(char):04X} at position"):
+        validate_endpoint_url(template.format(char))
+
+
+@pytest.mark.parametrize(
+    ("url", "stored"),
+    [
+        ("https://bücher.example/hook", "https://xn--bcher-kva.example/hook"),
+        ("https://BÜCHER.Example:8443/a/ü?q=ü#f", "https://xn--bcher-kva.example:8443/a/ü?q=ü#f"),  # host only
+        ("https://bücher。example/hook", "https://xn--bcher-kva.example/hook"),  # an ideographic full stop
+        ("https://faß.de/hook", "https://xn--fa-hia.de/hook"),  # IDNA 2008: not "fass.de" as IDNA 2003 has it
+        ("https://xn--bcher-kva.example/hook", "https://xn--bcher-kva.example/hook"),
+        ("https://Hooks.Example.com/in?", "https://Hooks.Example.com/in?"),  # ASCII: byte for byte as given
+    ],
+)
+def test_internationalized_host_names_are_stored_in_punycode(settings, url, stored):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+
+    assert validate_endpoint_url(url) == stored
+
+
+def test_internationalized_host_is_resolved_and_refused_in_punycode_like_an_ascii_one(monkeypatch, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    settings.WEBHOOK_REQUIRE_HTTPS = True
+    asked = stub_dns(monkeypatch, {"xn--bcher-kva.example": ["10.0.0.7"], "xn--fa-hia.de": ["93.184.216.34"]})
+
+    with pytest.raises(BlockedAddress, match=r"'xn--bcher-kva\.example' resolves to a non-public address \(10\.0\.0\.7\)"):
+        validate_endpoint_url("https://bücher.example/hook")
+    assert validate_endpoint_url("https://faß.de/hook") == "https://xn--fa-hia.de/hook"
+    assert asked == [("xn--bcher-kva.example", 443), ("xn--fa-hia.de", 443)]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://a\u200db.example/hook",  # a zero-width joiner outside its allowed context
+        "https://-bücher.example/hook",  # a hyphen at the start of a label
+        "https://bü_cher.example/hook",  # not a valid code point in a host name
+        "https://xn--zz.example/hook",  # punycode that does not decode
+    ],
+)
+def test_invalid_internationalized_host_name_is_refused_clearly(settings, url):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+
+    with pytest.raises(InvalidEndpointUrl, match="is not a valid internationalized host name"):
+        validate_endpoint_url(url)
+
+
+def test_url_longer_than_the_limit_once_in_punycode_is_refused(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    url = "https://bücher.example/" + "a" * 2020  # 2,043 characters as given, 2,050 in punycode
+
+    with pytest.raises(InvalidEndpointUrl, match="once the host is in ASCII"):
+        validate_endpoint_url(url)
