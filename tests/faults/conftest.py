@@ -49,6 +49,8 @@ FAULT_SETTINGS = {
     "WEBHOOK_SWEEP_INTERVAL_SECONDS": 1.0,
     "WEBHOOK_CLAIM_MARGIN_SECONDS": 2.0,
     "WEBHOOK_ENDPOINT_CONCURRENCY": 200,  # the default; a test lowers it to keep one endpoint's queue long
+    "WEBHOOK_SEND_THREADS": 256,  # the default; a test lowers it to have more hanging attempts than threads
+    "WEBHOOK_BATCH_SIZE": 200,  # the default
 }
 WORKER_CONCURRENCY = 4
 STARTUP_TIMEOUT = 30.0
