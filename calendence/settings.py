@@ -11,6 +11,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from calendence.secrets_key import development_secrets_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CALENDENCE_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -43,6 +45,14 @@ if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when CALENDENCE_ENV=production")
     SECRET_KEY = "development-only-key-not-for-production"
+
+# Comma-separated Fernet keys that encrypt the webhooks' signing secrets at rest: the first
+# encrypts, every one decrypts (README, "Operator commands": rotating the key).
+WEBHOOK_SECRETS_KEY = os.environ.get("WEBHOOK_SECRETS_KEY", "")
+if not WEBHOOK_SECRETS_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("WEBHOOK_SECRETS_KEY is required when CALENDENCE_ENV=production")
+    WEBHOOK_SECRETS_KEY = development_secrets_key(VAR_DIR / "secrets.key")
 
 DEBUG = not PRODUCTION
 # Production answers only the host names it is given, and this machine's own by default
