@@ -1,9 +1,24 @@
-"""The development WEBHOOK_SECRETS_KEY: made once under the var dir, reused on every start."""
+"""WEBHOOK_SECRETS_KEY: its keys, checked when settings load, and the development key file."""
 
 import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+
+def fernet_keys(setting: str) -> list[Fernet]:
+    """The comma-separated keys of the setting, in order; a clear error for anything else."""
+    keys = [key.strip() for key in setting.split(",") if key.strip()]
+    if not keys:
+        raise ImproperlyConfigured("WEBHOOK_SECRETS_KEY is empty: it needs at least one Fernet key")
+    try:
+        return [Fernet(key) for key in keys]
+    except ValueError:
+        raise ImproperlyConfigured(
+            "WEBHOOK_SECRETS_KEY must be comma-separated Fernet keys (32 url-safe base64-encoded bytes each, "
+            "as made by cryptography.fernet.Fernet.generate_key())"
+        ) from None
 
 
 def development_secrets_key(path: Path) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from calendence.secrets_key import development_secrets_key
+from calendence.secrets_key import development_secrets_key, fernet_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CALENDENCE_VAR_DIR", BASE_DIR / "var"))
@@ -54,6 +54,7 @@ if not WEBHOOK_SECRETS_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("WEBHOOK_SECRETS_KEY is required when CALENDENCE_ENV=production")
     WEBHOOK_SECRETS_KEY = development_secrets_key(VAR_DIR / "secrets.key")
+fernet_keys(WEBHOOK_SECRETS_KEY)  # a malformed key stops every process at start, not at first use
 
 DEBUG = not PRODUCTION
 # Production answers only the host names it is given, and this machine's own by default
@@ -104,6 +105,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_float("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
+    raise ImproperlyConfigured("ADMIN_LOGIN_FAILURE_LIMIT and ADMIN_LOGIN_COOLOFF_MINUTES must be positive")
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 

@@ -73,11 +73,23 @@ def test_the_lockout_ends_after_the_cool_off(client, staff, settings):
         assert log_in(client, "ops", "right-password").status_code == 302 and is_logged_in(client)
 
 
-def test_limit_and_cool_off_come_from_the_environment(tmp_path):
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "calendence.settings", "CALENDENCE_VAR_DIR": str(tmp_path),
-                   "ADMIN_LOGIN_FAILURE_LIMIT": "3", "ADMIN_LOGIN_COOLOFF_MINUTES": "2.5"}
+def settings_probe(tmp_path, **environment) -> subprocess.CompletedProcess:
+    """The admin login settings as a process started with `environment` reads them."""
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "calendence.settings",
+                   "CALENDENCE_VAR_DIR": str(tmp_path), **environment}
     probe = "from django.conf import settings; print(settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME.total_seconds())"
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=environment,
-                            capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=environment,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_limit_and_cool_off_come_from_the_environment(tmp_path):
+    result = settings_probe(tmp_path, ADMIN_LOGIN_FAILURE_LIMIT="3", ADMIN_LOGIN_COOLOFF_MINUTES="2.5")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["3", "150.0"]
+
+
+@pytest.mark.parametrize("name", ["ADMIN_LOGIN_FAILURE_LIMIT", "ADMIN_LOGIN_COOLOFF_MINUTES"])
+def test_a_limit_or_cool_off_of_zero_is_refused(tmp_path, name):
+    result = settings_probe(tmp_path, **{name: "0"})
+    assert result.returncode != 0
+    assert "ADMIN_LOGIN_FAILURE_LIMIT and ADMIN_LOGIN_COOLOFF_MINUTES must be positive" in result.stderr

@@ -7,10 +7,12 @@ the old key dropped.
 
 from functools import lru_cache
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import models
+
+from calendence.secrets_key import fernet_keys
 
 
 class UndecryptableSecret(ImproperlyConfigured):
@@ -19,16 +21,7 @@ class UndecryptableSecret(ImproperlyConfigured):
 
 @lru_cache(maxsize=4)
 def _box(keys_setting: str) -> MultiFernet:
-    keys = [key.strip() for key in keys_setting.split(",") if key.strip()]
-    if not keys:
-        raise ImproperlyConfigured("WEBHOOK_SECRETS_KEY is empty: it needs at least one Fernet key")
-    try:
-        return MultiFernet([Fernet(key) for key in keys])
-    except ValueError:
-        raise ImproperlyConfigured(
-            "WEBHOOK_SECRETS_KEY must be comma-separated Fernet keys (32 url-safe base64-encoded bytes each, "
-            "as made by cryptography.fernet.Fernet.generate_key())"
-        ) from None
+    return MultiFernet(fernet_keys(keys_setting))
 
 
 def secrets_box() -> MultiFernet:

@@ -78,16 +78,26 @@ def test_development_key_is_made_once_private_and_reused(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["secrets.key"]  # no temporary file left
 
 
-def test_production_refuses_to_start_without_a_secrets_key(tmp_path):
+def start_django(tmp_path, **environment) -> subprocess.CompletedProcess:
     environment = {
         "PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "calendence.settings",
-        "CALENDENCE_ENV": "production", "DJANGO_SECRET_KEY": "x" * 50, "CALENDENCE_VAR_DIR": str(tmp_path),
+        "DJANGO_SECRET_KEY": "x" * 50, "CALENDENCE_VAR_DIR": str(tmp_path), **environment,
     }
-    result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=environment,
-                            capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=environment,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_production_refuses_to_start_without_a_secrets_key(tmp_path):
+    result = start_django(tmp_path, CALENDENCE_ENV="production")
     assert result.returncode != 0
     assert "ImproperlyConfigured: WEBHOOK_SECRETS_KEY is required when CALENDENCE_ENV=production" in result.stderr
     assert not (tmp_path / "secrets.key").exists()
+
+
+def test_a_malformed_key_stops_the_process_at_start(tmp_path):
+    result = start_django(tmp_path, WEBHOOK_SECRETS_KEY=f"{Fernet.generate_key().decode()},not-a-fernet-key")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: WEBHOOK_SECRETS_KEY must be comma-separated Fernet keys" in result.stderr
 
 
 def test_filtering_on_a_secret_is_refused_rather_than_silently_empty(tenant):
