@@ -5,5 +5,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN CALENDENCE_ENV=development python manage.py collectstatic --noinput
+# A throwaway var dir: the development settings would leave their secrets key in the image.
+RUN CALENDENCE_ENV=development CALENDENCE_VAR_DIR=/tmp/build-var python manage.py collectstatic --noinput \
+    && rm -rf /tmp/build-var
 USER nobody

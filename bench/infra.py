@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from cryptography.fernet import Fernet
 
 from bench.config import PROJECT_DIR
 
@@ -140,6 +141,7 @@ def process_env(database: BenchDatabase, var_dir: Path, queue: str) -> dict[str,
         DJANGO_SETTINGS_MODULE="calendence.settings",
         CALENDENCE_ENV="production",
         DJANGO_SECRET_KEY=os.environ.get("BENCH_SECRET_KEY") or secrets.token_urlsafe(40),
+        WEBHOOK_SECRETS_KEY=os.environ.get("WEBHOOK_SECRETS_KEY") or Fernet.generate_key().decode(),
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         WEBHOOK_ALLOW_PRIVATE_URLS="true",
         API_RATE_LIMIT="1000000/min",

@@ -6,10 +6,13 @@ under var/ and kombu's filesystem transport as the Celery broker.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from calendence.secrets_key import development_secrets_key, fernet_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CALENDENCE_VAR_DIR", BASE_DIR / "var"))
@@ -44,6 +47,15 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when CALENDENCE_ENV=production")
     SECRET_KEY = "development-only-key-not-for-production"
 
+# Comma-separated Fernet keys that encrypt the webhooks' signing secrets at rest: the first
+# encrypts, every one decrypts (README, "Operator commands": rotating the key).
+WEBHOOK_SECRETS_KEY = os.environ.get("WEBHOOK_SECRETS_KEY", "")
+if not WEBHOOK_SECRETS_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("WEBHOOK_SECRETS_KEY is required when CALENDENCE_ENV=production")
+    WEBHOOK_SECRETS_KEY = development_secrets_key(VAR_DIR / "secrets.key")
+fernet_keys(WEBHOOK_SECRETS_KEY)  # a malformed key stops every process at start, not at first use
+
 DEBUG = not PRODUCTION
 # Production answers only the host names it is given, and this machine's own by default
 # (so a production-shaped run on one machine, or a health check from beside it, works).
@@ -64,6 +76,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "axes",
     "bookings",
     "webhooks",
     "deliveries",
@@ -79,9 +92,25 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out admin login into its answer
     # Last, so its process_exception is asked first: an outage is a 503, in every environment.
     "calendence.middleware.DatabaseUnavailableMiddleware",
 ]
+
+# --- Admin logins -----------------------------------------------------------------
+# django-axes counts failed logins per username and address together: after the limit
+# that pair is refused (429) until the cool-off has passed, even with the right password.
+# The API is unaffected: its Bearer keys never go through django.contrib.auth's authenticate().
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
+    raise ImproperlyConfigured("ADMIN_LOGIN_FAILURE_LIMIT and ADMIN_LOGIN_COOLOFF_MINUTES must be positive")
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 
 ROOT_URLCONF = "calendence.urls"
 # Request bodies over 1 MiB are refused with 413 (calendence.middleware).
@@ -163,7 +192,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Failed admin logins and lockouts are warnings; axes' start banner and successes are noise.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- REST API -------------------------------------------------------------------

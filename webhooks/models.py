@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from bookings.models import Business, Hub
 
+from .secret_box import EncryptedSecretField
 from .url_policy import MAX_URL_LENGTH, endpoint_url_validator
 
 SECRET_PREFIX = "whsec_"
@@ -50,9 +51,10 @@ class WebhookEndpoint(models.Model):
     events = models.JSONField(help_text="Subscribed event types, or ['*'] for all.")
     description = models.CharField(max_length=500, blank=True)
     # Every endpoint gets one, however it is made (the API, the admin, the shell).
-    secret = models.CharField(max_length=100, default=generate_secret)
+    # Both secrets are stored encrypted (secret_box); Python code reads them in clear.
+    secret = EncryptedSecretField(default=generate_secret)
     # After a rotation the previous secret keeps signing (alongside) until it expires.
-    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret = EncryptedSecretField(blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     disabled_reason = models.CharField(

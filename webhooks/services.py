@@ -1,7 +1,9 @@
-"""Writes of webhook endpoints: register, change, rotate the secret, disable, delete."""
+"""Writes of webhook endpoints: register, change, rotate the secret, disable, delete,
+and re-encrypt every secret at rest."""
 
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from bookings.models import ApiKey, Business
@@ -10,6 +12,7 @@ from .models import WebhookEndpoint, generate_secret
 
 DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600
 MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600
+REENCRYPT_BATCH_SIZE = 500
 
 
 def webhook_endpoint_create(
@@ -74,3 +77,21 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     endpoint.deleted_at = timezone.now()
     endpoint.is_active = False
     endpoint.save(update_fields=["deleted_at", "is_active", "updated_at"])
+
+
+def webhook_secrets_reencrypt() -> int:
+    """Encrypt every endpoint's secrets with the first key of WEBHOOK_SECRETS_KEY; the count.
+
+    Deleted endpoints too: their rows stay, and must still open once the old key is gone.
+    Reading decrypts with any key and saving encrypts with the first. Each batch is locked
+    while it is rewritten, so a rotation at the same moment is never undone.
+    """
+    rewritten, last_id = 0, None
+    while True:
+        with transaction.atomic():
+            batch = WebhookEndpoint.objects.select_for_update().only("id", "secret", "previous_secret").order_by("id")
+            batch = list((batch.filter(id__gt=last_id) if last_id else batch)[:REENCRYPT_BATCH_SIZE])
+            WebhookEndpoint.objects.bulk_update(batch, ["secret", "previous_secret"])
+        if not batch:
+            return rewritten
+        rewritten, last_id = rewritten + len(batch), batch[-1].id

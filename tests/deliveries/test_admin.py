@@ -125,7 +125,7 @@ def test_endpoint_page_counts_deliveries_by_status(admin_client, logged_delivery
 
 def test_an_endpoint_added_in_the_admin_gets_its_own_signing_secret(admin_client, tenant):
     form = {"business": tenant.business.pk, "url": "https://hooks.example.com/in", "events": '["*"]',
-            "description": "", "previous_secret": "", "is_active": "on", "disabled_reason": ""}
+            "description": "", "is_active": "on", "disabled_reason": ""}
 
     add_page = admin_client.get(reverse("admin:webhooks_webhookendpoint_add")).content.decode()
     response = admin_client.post(reverse("admin:webhooks_webhookendpoint_add"), form)
@@ -135,12 +135,14 @@ def test_an_endpoint_added_in_the_admin_gets_its_own_signing_secret(admin_client
     assert endpoint.secret.startswith("whsec_")
     assert len(base64.b64decode(endpoint.secret.removeprefix("whsec_"))) == 32
     assert "whsec_" not in add_page  # no secret shown before there is one
-    assert endpoint.secret in admin_client.get(change_url(endpoint)).content.decode()
+    assert "whsec_" not in admin_client.get(change_url(endpoint)).content.decode()  # shown only when revealed
+    reveal_url = reverse("admin:webhooks_webhookendpoint_reveal_secret", args=[quote(endpoint.pk)])
+    assert endpoint.secret in admin_client.post(reveal_url).content.decode()
 
 
 def test_an_endpoint_added_in_the_admin_is_stored_with_its_host_in_punycode(admin_client, tenant):
     form = {"business": tenant.business.pk, "url": "https://bücher.example/in", "events": '["*"]',
-            "description": "", "previous_secret": "", "is_active": "on", "disabled_reason": ""}
+            "description": "", "is_active": "on", "disabled_reason": ""}
 
     response = admin_client.post(reverse("admin:webhooks_webhookendpoint_add"), form)
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -289,6 +289,8 @@ class FaultEnvironment:
             CELERY_QUEUE=self.queue,
             CALENDENCE_VAR_DIR=str(self.workdir / "var"),
             CALENDENCE_ENV="development",
+            # The test's own key: the workers decrypt the secrets of the endpoints it made.
+            WEBHOOK_SECRETS_KEY=django_settings.WEBHOOK_SECRETS_KEY,
             WEBHOOK_ALLOW_PRIVATE_URLS="true",
             PYTHONUNBUFFERED="1",
             LOG_LEVEL="INFO",
