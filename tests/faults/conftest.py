@@ -113,6 +113,15 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return f"(last {len(kept)} lines of {path})\n" + "\n".join(kept)
 
 
+def subprocess_database_url(*, through=None) -> str:
+    """DATABASE_URL for pytest-django's test database, directly or by way of a TcpProxy."""
+    url = urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + quote(connection.settings_dict["NAME"]))
+    if through is not None:
+        user = url.netloc.rpartition("@")[0]
+        url = url._replace(netloc=f"{user}@{through.host}:{through.port}" if user else f"{through.host}:{through.port}")
+    return url.geturl()
+
+
 # --- A Redis of the test's own -----------------------------------------------------------------
 
 class PrivateRedis:
@@ -231,6 +240,7 @@ class FaultEnvironment:
         self.queue = django_settings.CELERY_TASK_DEFAULT_QUEUE
         self._counter = 0
         self._publisher_redirected = False
+        self._database_proxy = None
         self._saved_write_url: str | None = None
 
     # The test process ---------------------------------------------------------------------------
@@ -277,14 +287,15 @@ class FaultEnvironment:
 
     # Subprocesses -------------------------------------------------------------------------------------
 
+    def route_database_through(self, proxy) -> None:
+        """Processes started after this reach PostgreSQL through `proxy` (tests.support.tcp_proxy)."""
+        self._database_proxy = proxy
+
     def subprocess_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CELERY_BROKER_")}
-        database_url = urlsplit(os.environ["DATABASE_URL"])._replace(
-            path="/" + quote(connection.settings_dict["NAME"])
-        ).geturl()
         env.update(
             DJANGO_SETTINGS_MODULE="tests.settings",
-            DATABASE_URL=database_url,
+            DATABASE_URL=subprocess_database_url(through=self._database_proxy),
             CELERY_BROKER_URL=self.redis.url,
             CELERY_QUEUE=self.queue,
             CALENDENCE_VAR_DIR=str(self.workdir / "var"),

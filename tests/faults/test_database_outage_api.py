@@ -11,14 +11,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
+from django.conf import settings
 from django.db import connection
 
 from calendence.errors import DATABASE_RETRY_AFTER_SECONDS
-from tests.faults.conftest import PROJECT_DIR, _tail, free_port, wait_until
+from tests.faults.conftest import PROJECT_DIR, _tail, free_port, subprocess_database_url, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
@@ -63,14 +63,6 @@ class WebServer:
             self.process.wait(timeout=10)
 
 
-def database_url_through(proxy) -> str:
-    """DATABASE_URL for the test database, by way of the proxy."""
-    real = urlsplit(os.environ["DATABASE_URL"])
-    user = real.netloc.rpartition("@")[0]
-    netloc = f"{user}@{proxy.host}:{proxy.port}" if user else f"{proxy.host}:{proxy.port}"
-    return real._replace(netloc=netloc, path="/" + quote(connection.settings_dict["NAME"])).geturl()
-
-
 @pytest.fixture(params=["development", "production"])
 def web_behind_proxy(request, transactional_db, tcp_proxy, tmp_path):
     """(server, proxy): the web process in the given CALENDENCE_ENV, its database behind the proxy."""
@@ -79,9 +71,10 @@ def web_behind_proxy(request, transactional_db, tcp_proxy, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
     env.update(
         DJANGO_SETTINGS_MODULE="calendence.settings",  # production's, persistent connections included
-        DATABASE_URL=database_url_through(proxy),
+        DATABASE_URL=subprocess_database_url(through=proxy),
         CALENDENCE_ENV=request.param,
         DJANGO_SECRET_KEY="fault-test-secret-key",
+        WEBHOOK_SECRETS_KEY=settings.WEBHOOK_SECRETS_KEY,  # production requires one
         CALENDENCE_VAR_DIR=str(tmp_path / "var"),
         PYTHONUNBUFFERED="1",
     )

@@ -1,0 +1,69 @@
+"""Database unreachable mid-delivery: answers already received are logged once it is back,
+nothing is sent twice, and the worker carries on by itself within seconds.
+
+The worker reaches pytest-django's PostgreSQL test database through a TCP proxy the test
+owns; cutting it is what a PostgreSQL restart or a network partition looks like to the
+worker (its connection closed under it, new ones failing), while the test's own
+connection, and every other test's database, are left alone.
+"""
+
+import time
+
+import pytest
+from django.db import connection
+
+from deliveries.concurrency import START_SLOTS
+from deliveries.models import Delivery
+from tests.faults.conftest import wait_until
+from tests.faults.test_faults import (
+    Api,
+    assert_nothing_more_arrives,
+    assert_the_log_tells_the_truth,
+    outcomes,
+    wait_until_settled,
+)
+from tests.support.receiver import Answer
+
+pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
+
+OUTAGE_SECONDS = 3.0
+ANSWER_DELAY = 1.0
+
+
+@pytest.fixture
+def database_proxy(tcp_proxy):
+    database = connection.settings_dict
+    return tcp_proxy(database["HOST"] or "127.0.0.1", int(database["PORT"] or 5432))
+
+
+def test_answers_received_while_postgresql_is_cut_are_logged_once_it_is_back_and_never_sent_again(
+    faults, tenant, make_scripted_receiver, database_proxy
+):
+    # A claim outlasts the outage: nobody may take the deliveries over while it stands.
+    faults.configure(WEBHOOK_CLAIM_MARGIN_SECONDS=20.0)
+    faults.route_database_through(database_proxy)
+    worker = faults.start_worker()
+    receiver = make_scripted_receiver(lambda attempt: Answer(200, delay=ANSWER_DELAY))
+    api = Api(tenant)
+    webhook = api.register(receiver)
+    for _ in range(20):
+        api.book()
+
+    in_flight = receiver.wait_for(START_SLOTS, timeout=10)  # the endpoint's first slots, answering in 1 s
+    database_proxy.cut()
+    assert len(in_flight) == START_SLOTS
+    time.sleep(OUTAGE_SECONDS)  # the answers come back meanwhile, and cannot be logged
+    assert Delivery.objects.filter(endpoint_id=webhook["id"], status="succeeded").count() == 0
+    database_proxy.restore()
+    restored = time.monotonic()
+
+    wait_until(
+        lambda: Delivery.objects.filter(endpoint_id=webhook["id"], status="succeeded").count() >= START_SLOTS,
+        10, "the answers received during the outage to be logged",
+    )
+    assert time.monotonic() - restored < 4, "the worker did not resume within seconds of PostgreSQL's return"
+    wait_until_settled(webhook, 20, timeout=40)
+    assert_nothing_more_arrives(receiver)
+    log = assert_the_log_tells_the_truth(api, webhook, receiver, events=20)
+    assert all(outcomes(delivery) == [(1, 200, None)] for delivery in log.values())  # none sent twice
+    assert "The database cannot be reached" in worker.log()
