@@ -205,6 +205,24 @@ def test_failed_attempt_detail_shows_the_receivers_answer(tenant, make_receiver,
     assert (attempt["status_code"], attempt["response_body"]) == (422, '{"error": "unknown booking"}')
 
 
+def test_delivery_detail_shows_the_request_as_sent_and_the_response_headers(
+    tenant, make_receiver, make_endpoint, book
+):
+    receiver = make_receiver(Answer(status=200, headers={"X-Request-Id": "req-42"}))
+    make_endpoint(tenant, receiver)
+    [delivery] = book()
+    delivery_attempt(delivery.id)
+
+    [attempt] = detail(tenant, delivery.id).json()["attempts"]
+
+    [sent] = receiver.wait_for(1)
+    signed = ("X-Calendence-Signature", "webhook-signature", "webhook-id", "X-Calendence-Attempt", "Content-Type")
+    assert {name: attempt["request_headers"][name] for name in signed} == {name: sent.headers[name] for name in signed}
+    assert attempt["response_headers"]["X-Request-Id"] == "req-42"
+    assert isinstance(attempt["queued_ms"], int) and attempt["queued_ms"] >= 0
+    assert "whsec_" not in str(attempt["request_headers"])  # signatures, never the secret
+
+
 # --- POST /api/v1/deliveries/{id}/redeliver ----------------------------------------------------------
 
 

@@ -50,6 +50,20 @@ def test_slow_answer_times_out_within_the_deadline(make_receiver):
     assert result.duration_ms < 1800
 
 
+def test_an_answer_just_inside_the_deadline_succeeds(make_receiver):
+    deadline = 1.5
+    answer_after = 0.7 * deadline  # in proportion: the rest is room for a busy machine
+    result = post(make_receiver(Answer(delay=answer_after, body=b"late but in time")).url, timeout=deadline)
+    assert (result.succeeded, result.error, result.response_body) == (True, None, "late but in time")
+    assert answer_after * 1000 <= result.duration_ms < deadline * 1000
+
+
+def test_the_answers_headers_are_kept_in_order(make_receiver):
+    result = post(make_receiver(Answer(headers={"X-Request-Id": "r-1", "Retry-After": "5"})).url)
+    assert result.response_headers["X-Request-Id"] == "r-1"
+    assert list(result.response_headers).index("X-Request-Id") < list(result.response_headers).index("Retry-After")
+
+
 def test_trickled_body_cannot_extend_the_attempt(make_receiver):
     # Every byte arrives well within a per-read timeout; only a whole-attempt deadline stops it.
     receiver = make_receiver(Answer(body=b"x" * 100, trickle_interval=0.1))
