@@ -34,6 +34,10 @@ class Size:
     isolation_events: int
     isolation_endpoints: int  # one of them is the slow one
     slow_seconds: float  # how long the slow endpoint takes to answer
+    hanging_events: int  # isolation's second part: events to hanging_endpoints endpoints each,
+    hanging_endpoints: int
+    hanging_count: int  # of which this many answer only after hanging_seconds
+    hanging_seconds: float  # past the attempt deadline (WEBHOOK_TIMEOUT_SECONDS, 10 s) at full size
     api_clients: int
     api_requests_per_operation: int
     sender_requests: int
@@ -44,14 +48,16 @@ SIZES = {
     "full": Size(
         name="full", throughput_bookings=5000, fanout_events=100, fanout_endpoints=100,
         paced_rate=200, paced_seconds=30, isolation_events=200, isolation_endpoints=10,
-        slow_seconds=5, api_clients=20, api_requests_per_operation=2000, sender_requests=10000,
+        slow_seconds=5, hanging_events=30, hanging_endpoints=100, hanging_count=10, hanging_seconds=30,
+        api_clients=20, api_requests_per_operation=2000, sender_requests=10000,
         soak_events=1000,
     ),
     # A handful of deliveries per scenario: keeps the code working (make test), measures nothing.
     "tiny": Size(
         name="tiny", throughput_bookings=12, fanout_events=3, fanout_endpoints=4,
         paced_rate=10, paced_seconds=1, isolation_events=2, isolation_endpoints=10,
-        slow_seconds=1, api_clients=3, api_requests_per_operation=9, sender_requests=40,
+        slow_seconds=1, hanging_events=2, hanging_endpoints=10, hanging_count=2, hanging_seconds=2,
+        api_clients=3, api_requests_per_operation=9, sender_requests=40,
         soak_events=3,
     ),
 }
@@ -63,6 +69,9 @@ TARGETS = {
     "fanout_per_s": {"target": 2000, "direction": ">=", "label": "fan-out deliveries/s"},
     "paced_p99_ms": {"target": 100, "direction": "<=", "label": "paced p99 latency (ms)"},
     "isolation_ratio": {"target": 0.90, "direction": ">=", "label": "isolation: healthy / fan-out"},
+    "isolation_hanging_ratio": {"target": 0.90, "direction": ">=",
+                                "label": "10 of 100 hanging: healthy / none hanging"},
+    "isolation_hanging_p99_ms": {"target": 1000, "direction": "<=", "label": "10 of 100 hanging: healthy p99 (ms)"},
     "api_register_p99_ms": {"target": 50, "direction": "<=", "label": "API register p99 (ms)"},
     "api_list_p99_ms": {"target": 50, "direction": "<=", "label": "API list p99 (ms)"},
     "soak_rss_growth": {"target": 0.10, "direction": "<=", "label": "worker RSS growth (soak)"},

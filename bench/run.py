@@ -38,7 +38,9 @@ HEADLINES = {
     "isolation": lambda r: {"isolation_ratio": r["ratio_to_fanout"],
                             "isolation_ratio_to_control": r["ratio_to_control"],
                             "isolation_healthy_per_s": r["healthy_deliveries_per_s"],
-                            "isolation_healthy_p99_ms": r["healthy_latency"]["p99_ms"]},
+                            "isolation_healthy_p99_ms": r["healthy_latency"]["p99_ms"],
+                            "isolation_hanging_ratio": r["hanging"]["ratio_to_control"],
+                            "isolation_hanging_p99_ms": r["hanging"]["healthy_latency"]["p99_ms"]},
     "api": lambda r: {f"api_{op}_{k}": r[op][key] for op in ("register", "list", "get")
                       for k, key in (("per_s", "requests_per_s"), ("p50_ms", "p50_ms"), ("p99_ms", "p99_ms"))},
     "soak": lambda r: {"soak_rss_growth": r["rss_growth_max"], "soak_per_s": r["deliveries_per_s"]},

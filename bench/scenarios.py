@@ -181,7 +181,53 @@ def isolation(h, fanout_per_s: float | None) -> dict:
         "ratio_to_control": round(healthy_rate / control_rate, 3) if healthy_rate and control_rate else None,
         "healthy_latency": measure.latency_summary_ms(measure.latencies(healthy_first, run["occurred"])),
         **run["facts"], **_usage(h, run),
+        "hanging": _beside_hanging_endpoints(h),
     }
+
+
+def _beside_hanging_endpoints(h) -> dict:
+    """hanging_count of hanging_endpoints endpoints per event answer only after hanging_seconds
+    (past the deadline at full size): the others' rate against the same load with none
+    hanging, run just before, and their commit-to-receipt latency."""
+    size = h.size
+    healthy_endpoints = size.hanging_endpoints - size.hanging_count
+
+    def healthy(path: str) -> bool:  # /hook/t<tenant>e<number>: the first ones answer in both runs
+        return path.startswith("/hook/") and int(path.rsplit("e", 1)[1]) < healthy_endpoints
+
+    control = _deliver(h, endpoints=size.hanging_endpoints, events=size.hanging_events)
+    control_rate = _rate_of(control, healthy)
+    h.receiver.configure(slow_seconds=size.hanging_seconds)
+    business, endpoint_ids = h.tenant(size.hanging_endpoints, slow=size.hanging_count)
+    h.receiver.reset()
+    load = h.create_bookings(business, size.hanging_events)
+    expected = size.hanging_events * healthy_endpoints
+    measure.wait_until(lambda: _received(h, healthy) >= expected, timeout=120 + expected / 20)
+    first = {d: v for d, v in measure.receipts(h.receiver.records()[0])["first"].items() if healthy(v[1])}
+    _disable(endpoint_ids[healthy_endpoints:])  # their backlog would slow the next scenarios
+    arrivals = sorted(arrived for arrived, _path, _event in first.values())
+    rate = measure.per_second(len(arrivals), load["first_commit"], arrivals[-1] if arrivals else None)
+    return {
+        "endpoints": size.hanging_endpoints, "hanging": size.hanging_count, "events": size.hanging_events,
+        "hanging_seconds": size.hanging_seconds, "healthy_expected": expected, "healthy_received": len(first),
+        "healthy_deliveries_per_s": rate, "control_deliveries_per_s": control_rate,
+        "ratio_to_control": round(rate / control_rate, 3) if rate and control_rate else None,
+        "healthy_latency": measure.latency_summary_ms(
+            measure.latencies(first, measure.occurred_at_by_event([business.id]))
+        ),
+    }
+
+
+def _received(h, counts) -> int:
+    return len({delivery for _at, path, _e, delivery, _n, valid in h.receiver.records()[0] if valid and counts(path)})
+
+
+def _disable(endpoint_ids: list) -> None:
+    from webhooks.models import WebhookEndpoint
+    from webhooks.services import webhook_endpoint_disable
+
+    for endpoint in WebhookEndpoint.objects.filter(pk__in=endpoint_ids):
+        webhook_endpoint_disable(endpoint=endpoint, reason=WebhookEndpoint.DisabledReason.MANUAL)
 
 
 def _rate_of(run: dict, counts) -> float | None:

@@ -100,6 +100,14 @@ def test_isolation_counts_healthy_and_slow_endpoints_apart(tiny_run):
     assert figures["fanout_deliveries_per_s"] == tiny_run["fanout"]["figures"]["deliveries_per_s"]
 
 
+def test_isolation_measures_healthy_endpoints_beside_hanging_ones_against_a_control(tiny_run):
+    hanging = tiny_run["isolation"]["figures"]["hanging"]
+    healthy = TINY.hanging_events * (TINY.hanging_endpoints - TINY.hanging_count)
+    assert hanging["healthy_received"] == hanging["healthy_expected"] == healthy
+    assert hanging["healthy_deliveries_per_s"] > 0 and hanging["control_deliveries_per_s"] > 0
+    assert hanging["healthy_latency"]["count"] == healthy
+
+
 def test_api_scenario_answers_every_request(tiny_run):
     figures = tiny_run["api"]["figures"]
     assert figures["all_succeeded"] is True
