@@ -30,7 +30,7 @@ from . import transport
 from .bulk import bulk_update_rows
 from .concurrency import Slot
 from .endpoint_health import GONE_STATUS, endpoints_health_record
-from .models import Delivery, DeliveryAttempt
+from .models import Delivery, DeliveryAttempt, failure_summary
 from .sender import Finished, Sender, sender
 from .signing import calendence_signature, standard_webhooks_signature
 
@@ -291,9 +291,7 @@ def _attempts_close(finished: list[Finished], now: datetime) -> None:
 
 
 def _summary(result: transport.AttemptResult) -> str:
-    if result.error:
-        return f"{result.error}: {result.error_detail}"[:500]
-    return "" if result.succeeded else f"HTTP {result.status_code}"
+    return "" if result.succeeded else failure_summary(result.error, result.error_detail, result.status_code)
 
 
 def _settle(finished: list[Finished], now: datetime) -> list[AttemptOutcome]:

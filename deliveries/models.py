@@ -161,3 +161,14 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}"
+
+    @property
+    def summary(self) -> str:
+        return failure_summary(self.error, self.error_detail, self.status_code)
+
+
+def failure_summary(error: str | None, error_detail: str, status_code: int | None) -> str:
+    """What went wrong with an attempt, in one line: its error and detail, or its HTTP status."""
+    if error:
+        return f"{error}: {error_detail}"[:500] if error_detail else error
+    return f"HTTP {status_code}"

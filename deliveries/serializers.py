@@ -1,3 +1,6 @@
+from datetime import timedelta
+
+from django.utils import timezone
 from rest_framework import serializers
 
 from webhooks.event_types import BOOKING_CREATED, EVENT_TYPES
@@ -62,3 +65,44 @@ class TestEventSerializer(serializers.Serializer):
 
 class RecoverSerializer(serializers.Serializer):
     since = serializers.DateTimeField(help_text="Redeliver the failed deliveries created since this time.")
+
+
+# The stats window is at most this long: one bucket an hour.
+STATS_MAX_DAYS = 31
+
+
+class StatsQuerySerializer(serializers.Serializer):
+    since = serializers.DateTimeField(required=False, help_text="Start of the window (default: 24 hours ago).")
+
+    def validate_since(self, since):
+        now = timezone.now()
+        if since >= now:
+            raise serializers.ValidationError("Must be in the past.")
+        if since < now - timedelta(days=STATS_MAX_DAYS):
+            raise serializers.ValidationError(f"Must be within the last {STATS_MAX_DAYS} days.")
+        return since
+
+
+class HourBucketSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class DeliveryCountsSerializer(serializers.Serializer):
+    pending = serializers.IntegerField()
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class WebhookStatsSerializer(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    deliveries = DeliveryCountsSerializer(help_text="Deliveries created in the window, by status now.")
+    success_rate = serializers.FloatField(
+        allow_null=True, help_text="Succeeded among the window's settled deliveries, 0 to 1; null if none settled."
+    )
+    last_success_at = serializers.DateTimeField(allow_null=True, help_text="The latest success, at any time.")
+    last_failure_at = serializers.DateTimeField(allow_null=True, help_text="The latest failed attempt, at any time.")
+    last_error = serializers.CharField(allow_null=True, help_text="What went wrong in that attempt.")
+    buckets = HourBucketSerializer(many=True, help_text="The window's settled deliveries, by hour of creation.")

@@ -18,6 +18,11 @@ urlpatterns = [
         name="webhook-test",
     ),
     path(
+        "webhooks/<uuid:webhook_id>/stats",
+        WebhookDeliveryViewSet.as_view({"get": "stats"}),
+        name="webhook-stats",
+    ),
+    path(
         "webhooks/<uuid:webhook_id>/recover",
         WebhookDeliveryViewSet.as_view({"post": "recover"}),
         name="webhook-recover",

@@ -1,4 +1,8 @@
+from datetime import timedelta
+
 from django.db.models import Prefetch
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status
@@ -13,7 +17,7 @@ from webhooks.models import WebhookEndpoint
 from webhooks.permissions import HasWebhooksPlan
 from webhooks.selectors import webhook_endpoints_visible_to
 
-from . import services
+from . import selectors, services
 from .models import Delivery, DeliveryAttempt
 from .selectors import deliveries_visible_to
 from .serializers import (
@@ -21,7 +25,9 @@ from .serializers import (
     DeliveryFilterSerializer,
     DeliverySerializer,
     RecoverSerializer,
+    StatsQuerySerializer,
     TestEventSerializer,
+    WebhookStatsSerializer,
 )
 
 DELIVERY = {
@@ -157,6 +163,19 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, DeliveryLogViewSet):
         require_active(endpoint)
         count = services.deliveries_recover(endpoint=endpoint, since=data["since"])
         return Response({"redelivered": count}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="A webhook's health: deliveries by status, success rate, latest outcomes, hourly buckets",
+        parameters=[OpenApiParameter("since", OpenApiTypes.DATETIME, description="Default: 24 hours ago.")],
+        responses={200: WebhookStatsSerializer, **ERROR_RESPONSES},
+    )
+    def stats(self, request, webhook_id=None):
+        query = StatsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        until = timezone.now()
+        since = query.validated_data.get("since", until - timedelta(hours=24))
+        stats = selectors.webhook_endpoint_stats(self._endpoint().pk, since=since, until=until)
+        return Response(WebhookStatsSerializer(stats).data)
 
     def _endpoint(self) -> WebhookEndpoint:
         return get_object_or_404(webhook_endpoints_visible_to(self.request.auth), pk=self.kwargs["webhook_id"])
