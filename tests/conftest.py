@@ -3,6 +3,7 @@
 Objects are made through the project's own services, the way the API makes them.
 """
 
+import os
 import shutil
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +15,7 @@ from bookings import services as booking_services
 from bookings.api_keys import api_key_issue
 from bookings.models import Business, Hub
 from tests.support.receiver import Answer, Receiver
+from tests.support.browser import chromium_path, skip_or_fail_without_browser
 from tests.support.tcp_proxy import TcpProxy
 from webhooks import event_types
 from webhooks.services import webhook_endpoint_create
@@ -132,3 +134,28 @@ def pytest_sessionfinish(session, exitstatus):
     folder = options.get("data_folder_in", "")
     if "test-broker-" in folder:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- Pages in a real browser (tests.support.browser) -------------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser():
+    """Chromium, headless, for the whole run (Playwright's sync API)."""
+    skip_or_fail_without_browser()
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+    # beside it are still synchronous, which Django would otherwise refuse.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (no cookies) at 1280 x 800, closed after the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    yield context.new_page()
+    context.close()
