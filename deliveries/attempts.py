@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from calendence.errors import DATABASE_UNREACHABLE
+
 from . import transport
 from .bulk import bulk_update_rows
-from .concurrency import Slot
+from .concurrency import ClaimScope, Slot
 from .endpoint_health import GONE_STATUS, endpoints_health_record
 from .models import Delivery, DeliveryAttempt, failure_summary
 from .sender import Finished, Sender, sender
@@ -95,11 +97,15 @@ def attempts_begin(
     """Claim up to `limit` due deliveries (among `delivery_ids`, if given; the longest due
     first) and record an attempt of each. Returns the attempts to send, each holding a send
     slot, and the outcomes of deliveries failed without an attempt."""
+    scope = slots.claim_scope()
+    limit = min(limit, scope.room)
+    if limit <= 0:
+        return [], []  # no slot is free: nothing to claim
     taken: list[Slot] = []
     try:
         with transaction.atomic():
             now = timezone.now()
-            candidates = _lock_claimable(now, delivery_ids, limit, skip_endpoints=slots.closed_endpoints())
+            candidates = _lock_claimable(now, delivery_ids, limit, scope)
             close_interrupted_attempts(candidates, now)
             refused, sendable = [], []
             for delivery in candidates:
@@ -121,19 +127,29 @@ def attempts_finish(finished: list[Finished]) -> list[AttemptOutcome]:
         return []
     try:
         return _log(finished)
-    except (DataError, IntegrityError):
+    except DATABASE_UNREACHABLE:
+        raise  # the caller keeps the answers for the database's return
+    except (DatabaseError, ValueError):
         logger.exception("A batch of %d attempts could not be logged together; logging each alone.", len(finished))
     return [outcome for answer in finished for outcome in _log_alone(answer)]
 
 
 def _log_alone(answer: Finished) -> list[AttemptOutcome]:
+    """One attempt; without the receiver's text if the database refuses it; not at all (its
+    claim runs out, and it is closed as worker_lost) if even that fails."""
     sending, result = answer
-    try:
-        return _log([answer])
-    except (DataError, IntegrityError):
-        logger.exception("The answer to attempt %s could not be stored; logging it without the receiver's text.",
-                         sending.attempt.number)
-    return _log([(sending, _without_receiver_text(result))])
+    for attempt_result in (result, _without_receiver_text(result)):
+        try:
+            return _log([(sending, attempt_result)])
+        except DATABASE_UNREACHABLE:
+            raise
+        except (DatabaseError, ValueError):
+            logger.exception("Attempt %s of delivery %s could not be logged.", sending.attempt.number, sending.delivery.pk)
+    return []
+
+
+def _claim_of(sending: Sending) -> tuple[str, datetime]:
+    return sending.delivery.pk, sending.delivery.claimed_until
 
 
 def _without_receiver_text(result: transport.AttemptResult) -> transport.AttemptResult:
@@ -148,11 +164,13 @@ def _log(finished: list[Finished]) -> list[AttemptOutcome]:
         now = timezone.now()
         held = _still_held(finished)
         for sending, _result in finished:
-            if sending.delivery.pk not in held:
-                logger.warning("Delivery %s was taken over by another worker; not settling it here.", sending.delivery.pk)
-        finished = [(sending, result) for sending, result in finished if sending.delivery.pk in held]
+            if _claim_of(sending) not in held:
+                logger.warning("Attempt %s of delivery %s no longer holds its claim (logged already, or taken over "
+                               "by another worker); not logging it here.", sending.attempt.number, sending.delivery.pk)
+        finished = [(sending, result) for sending, result in finished if _claim_of(sending) in held]
         _attempts_close(finished, now)
         outcomes = _settle(finished, now)
+        # In the same transaction: an outage that fails it leaves nothing half done to redo.
         endpoints_health_record(
             (sending.delivery.endpoint, result.status_code, outcome.status == Delivery.Status.FAILED)
             for (sending, result), outcome in zip(finished, outcomes)
@@ -212,8 +230,8 @@ CLAIMED_COLUMNS = (
 )
 
 
-def _lock_claimable(now: datetime, delivery_ids, limit: int, *, skip_endpoints: list[str]) -> list[Delivery]:
-    candidates = Delivery.objects.claimable(now, skip_endpoints=skip_endpoints)
+def _lock_claimable(now: datetime, delivery_ids, limit: int, scope: ClaimScope) -> list[Delivery]:
+    candidates = Delivery.objects.claimable(now, skip_endpoints=scope.skip_endpoints, only_endpoints=scope.only_endpoints)
     candidates = candidates.select_related("event", "endpoint").only(*CLAIMED_COLUMNS)
     if delivery_ids is not None:
         candidates = candidates.filter(pk__in=delivery_ids)
@@ -255,27 +273,28 @@ def _attempts_open(sendable: list[tuple[Delivery, Slot]], now: datetime) -> list
         delivery.claimed_until = claimed_until
         delivery.attempt_count += 1
         body = delivery.event.body.encode("utf-8")
+        headers = delivery_headers(delivery, delivery.attempt_count, body)
         attempt = DeliveryAttempt(
             delivery=delivery, number=delivery.attempt_count, started_at=now,
-            request_headers=delivery_headers(delivery, delivery.attempt_count, body),
+            request_headers=transport.request_headers(delivery.endpoint.url, body, headers),
         )
         sendings.append(Sending(delivery, attempt, body, slot))
     DeliveryAttempt.objects.bulk_create([sending.attempt for sending in sendings])
     return sendings
 
 
-def _still_held(finished: list[Finished]) -> set[str]:
-    """The deliveries whose claim is still the one their attempt was made under, locked."""
-    claims = {sending.delivery.pk: sending.delivery.claimed_until for sending, _result in finished}
-    current = Delivery.objects.filter(pk__in=claims).select_for_update().values_list("pk", "claimed_until")
-    return {pk for pk, claimed_until in current if claimed_until == claims[pk]}
+def _still_held(finished: list[Finished]) -> set[tuple[str, datetime]]:
+    """(delivery, claim) of the answers whose claim still stands, the rows locked. By claim, not
+    only by delivery: an answer kept through a long outage may meet a newer claim's answer."""
+    ids = {sending.delivery.pk for sending, _result in finished}
+    return set(Delivery.objects.filter(pk__in=ids).select_for_update().values_list("pk", "claimed_until"))
 
 
 def _attempts_close(finished: list[Finished], now: datetime) -> None:
     attempts = []
     for sending, result in finished:
         attempt = sending.attempt
-        attempt.finished_at = now
+        attempt.finished_at = result.answered_at or now
         attempt.duration_ms = result.duration_ms
         attempt.status_code = result.status_code
         attempt.error = result.error

@@ -7,7 +7,7 @@ the slow lane, freeing its fast slot. Slow endpoints send only in the slow lane,
 passed over while it holds WEBHOOK_SEND_THREADS attempts or more. So however many
 endpoints hang and however long their backlogs, they hold the fast lane for at most
 SLOW_SECONDS, and deliveries to endpoints that answer never queue behind them for longer.
-Threads are made as needed, up to CAPACITY_PER_THREAD x WEBHOOK_SEND_THREADS in all: only
+Threads are made as needed, up to LANES_OF_CAPACITY x WEBHOOK_SEND_THREADS in all: only
 past that many attempts in flight at once does a claim wait for a hanging one to end.
 
 Per endpoint, Little's law: an endpoint answering in L seconds needs rate x L attempts in
@@ -20,6 +20,7 @@ A slot is taken when its delivery is claimed, and the claim takes no more than t
 slots, so a claimed attempt never waits in a queue.
 """
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -28,7 +29,10 @@ from django.conf import settings
 
 START_SLOTS = 8
 SLOW_SECONDS = 1.0
-CAPACITY_PER_THREAD = 4
+# Threads in all, in lanes' worth: the fast lane, the slow lane, and room for attempts moved there.
+LANES_OF_CAPACITY = 4
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -40,27 +44,46 @@ class Slot:
     slow_lane: bool
 
 
+@dataclass(frozen=True)
+class ClaimScope:
+    """What a claim may take now: at most `room` deliveries, none to `skip_endpoints`, and
+    when the fast lane is full, only deliveries to `only_endpoints` (slow ones with room)."""
+
+    room: int
+    skip_endpoints: list[str]
+    only_endpoints: list[str] | None = None
+
+
 @dataclass
 class _Endpoint:
     limit: int = START_SLOTS
     slow: bool = False
     taken: int = 0
+    taken_in_slow_lane: int = 0
 
 
 class SendSlots:
     def __init__(self, threads: int):
         self.threads = threads  # per lane, for new attempts
-        self.capacity = CAPACITY_PER_THREAD * threads  # attempts in flight at once, moved ones included
+        self.capacity = LANES_OF_CAPACITY * threads  # attempts in flight at once, moved ones included
         self._lock = threading.Lock()
         self._endpoints: dict[str, _Endpoint] = {}
         self._fast: set[Slot] = set()
         self._slow: set[Slot] = set()
 
-    def free(self) -> int:
-        """How many more attempts could take a slot now, at most."""
+    def claim_scope(self) -> ClaimScope:
+        """Where the next claim may take slots (hanging attempts are moved to the slow lane first)."""
         with self._lock:
-            room = max(self.threads - len(self._fast), 0) + max(self.threads - len(self._slow), 0)
-            return min(room, self.capacity - len(self._fast) - len(self._slow))
+            self._move_hanging()
+            capacity_room = self.capacity - len(self._fast) - len(self._slow)
+            fast_room, slow_room = self.threads - len(self._fast), self.threads - len(self._slow)
+            at_limit = [i for i, endpoint in self._endpoints.items() if endpoint.taken >= self._limit(endpoint)]
+            slow = [i for i, endpoint in self._endpoints.items() if endpoint.slow]
+            if fast_room > 0:
+                skip = at_limit + slow if slow_room <= 0 else at_limit
+                return ClaimScope(min(fast_room + max(slow_room, 0), capacity_room), skip)
+            with_room = sorted(set(slow) - set(at_limit)) if slow_room > 0 else []
+            return ClaimScope(min(slow_room, capacity_room) if with_room else 0, [], with_room)
 
     def take(self, endpoint_id: str) -> Slot | None:
         """A slot for one attempt to the endpoint, or None if it may not have another now."""
@@ -72,6 +95,7 @@ class SendSlots:
             slot = Slot(endpoint_id, time.monotonic(), slow_lane=endpoint.slow)
             lane.add(slot)
             endpoint.taken += 1
+            endpoint.taken_in_slow_lane += slot.slow_lane
             return slot
 
     def give_back(self, slot: Slot, *, answered_in: float | None = None, timed_out: bool = False) -> None:
@@ -79,25 +103,17 @@ class SendSlots:
         with self._lock:
             lane = self._slow if slot.slow_lane else self._fast
             if slot not in lane:
+                logger.warning("A send slot of endpoint %s was given back twice.", slot.endpoint_id)
                 return
             endpoint = self._endpoints[slot.endpoint_id]
             was_full = endpoint.taken >= self._limit(endpoint)
             lane.discard(slot)
             endpoint.taken -= 1
+            endpoint.taken_in_slow_lane -= slot.slow_lane
             if answered_in is not None:
                 self._learn(endpoint, answered_in, timed_out=timed_out, was_full=was_full)
             if endpoint == _Endpoint():  # idle and nothing learnt: forget it, as if never seen
                 del self._endpoints[slot.endpoint_id]
-
-    def closed_endpoints(self) -> list[str]:
-        """Endpoints that can take no slot now, for the claim to pass over their deliveries."""
-        with self._lock:
-            self._move_hanging()
-            slow_lane_full = len(self._slow) >= self.threads or self._at_capacity()
-            return [
-                endpoint_id for endpoint_id, endpoint in self._endpoints.items()
-                if endpoint.taken >= self._limit(endpoint) or (endpoint.slow and slow_lane_full)
-            ]
 
     def _at_capacity(self) -> bool:
         return len(self._fast) + len(self._slow) >= self.capacity
@@ -108,7 +124,8 @@ class SendSlots:
 
     @staticmethod
     def _learn(endpoint: _Endpoint, seconds: float, *, timed_out: bool, was_full: bool) -> None:
-        endpoint.slow = timed_out or seconds >= SLOW_SECONDS
+        # One quick answer does not make an endpoint fast while others of its attempts still hang.
+        endpoint.slow = timed_out or seconds >= SLOW_SECONDS or endpoint.taken_in_slow_lane > 0
         if timed_out:
             endpoint.limit = START_SLOTS
         elif was_full:
@@ -120,7 +137,9 @@ class SendSlots:
         (whatever it holds: its thread runs already), and their endpoints are slow."""
         hanging_since = time.monotonic() - SLOW_SECONDS
         for slot in [slot for slot in self._fast if slot.taken_at < hanging_since]:
-            self._endpoints[slot.endpoint_id].slow = True
+            endpoint = self._endpoints[slot.endpoint_id]
+            endpoint.slow = True
+            endpoint.taken_in_slow_lane += 1
             self._fast.discard(slot)
             slot.slow_lane = True
             self._slow.add(slot)

@@ -2,9 +2,10 @@
 
 A Celery message only says that deliveries are due; the database is the queue. The
 task that takes a message claims up to WEBHOOK_BATCH_SIZE due deliveries (the
-longest due first, whichever the message named), sends them all at once, logs the
-batch in a few statements, and claims the next batch, until nothing due is left
-or it has run for LOOP_SECONDS. A message that finds nothing due costs one query.
+longest due first, whichever the message named, and no more than it has free send
+slots for: deliveries.concurrency), sends them all at once, logs the batch in a few
+statements, and claims the next batch, until nothing due is left or it has run for
+LOOP_SECONDS. A message that finds nothing due costs one query.
 
 A batch waits BATCH_PATIENCE_SECONDS for its answers. Attempts still in flight then
 (slow endpoints) finish in the sender's threads, and the next pass of any loop in
@@ -21,12 +22,15 @@ re-sends nothing.
 
 import logging
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.db import connection
 from django.utils import timezone
 
-from .attempts import AttemptOutcome, Sending, attempts_begin, attempts_finish
+from calendence.errors import DATABASE_UNREACHABLE
+
+from .attempts import AttemptOutcome, attempts_begin, attempts_finish
 from .dispatch import enqueue_retries, enqueue_wakeup
 from .models import Delivery
 from .sender import Finished, Sender, sender, sender_shutdown
@@ -48,7 +52,9 @@ IDLE_POLL_SECONDS = 0.02
 # While the database cannot be reached, a loop tries again this often, keeping the answers it
 # could not log: they are logged, and work resumes, within this long of the database's return.
 DATABASE_RETRY_SECONDS = 0.5
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# At shutdown, the answers in hand wait this long at most for an unreachable database
+# (within docker stop's default 10 s grace).
+SHUTDOWN_DATABASE_WAIT_SECONDS = 5.0
 
 # Set when the worker starts shutting down: loops claim nothing more and end after their
 # batch, instead of claiming for up to LOOP_SECONDS while the worker waits for them.
@@ -68,71 +74,86 @@ def deliveries_work_off() -> int:
     if not slots.needs_collector() and not _anything_due(slots):
         return 0  # other loops took everything already
     slots.enter()
-    attempts, left, last_work = 0, False, float("-inf")
-    deadline = time.monotonic() + LOOP_SECONDS
-    unreachable_since = None
+    loop = _Loop(deadline=time.monotonic() + LOOP_SECONDS)
     try:
-        while True:
+        while not loop.ended:
             try:
-                _finish(slots, slots.collect_late())
-                if _stopping:
-                    enqueue_wakeup()  # for a worker that stays (or this one, restarted): what is due now
-                    return attempts
-                sendings, refused = _claim(slots)
-                attempts += len(sendings)
-                if sendings:
-                    _finish(slots, slots.send(sendings, patience=BATCH_PATIENCE_SECONDS))
-                if sendings or refused:
-                    last_work = time.monotonic()
-                elif slots.leave_if_not_alone():
-                    left = True
-                    return attempts
-                else:
-                    lingering = time.monotonic() - last_work < LINGER_SECONDS
-                    if not lingering and slots.leave_unless_late():
-                        left = True
-                        return attempts
-                    # Lingering for new work, or waiting for answers only this loop can log.
-                    _wait_for_work(slots, until=min(last_work + LINGER_SECONDS, deadline) if lingering else deadline)
-                unreachable_since = _database_back(unreachable_since)
-            except DATABASE_UNAVAILABLE:
-                unreachable_since = _wait_for_database(unreachable_since)
-            if time.monotonic() >= deadline:
-                enqueue_wakeup()
-                return attempts
+                _work_pass(slots, loop)
+            except DATABASE_UNREACHABLE:
+                if not _wait_for_database(until=loop.deadline, stop_with_worker=True) and _stopping:
+                    loop.ended = True  # the worker's shutdown logs the answers this loop kept
+            if not loop.ended and time.monotonic() >= loop.deadline:
+                enqueue_wakeup()  # another loop carries on from here
+                loop.ended = True
     finally:
-        if not left:
+        if not loop.left:
             slots.leave()
+    return loop.attempts
+
+
+@dataclass
+class _Loop:
+    deadline: float  # time.monotonic()
+    attempts: int = 0
+    last_work: float = float("-inf")
+    ended: bool = False
+    left: bool = False  # it has already told the sender it is no longer running
+
+
+def _work_pass(slots: Sender, loop: _Loop) -> None:
+    """Log what came in, claim and send a batch, log it; or, with nothing to claim, end or wait."""
+    _finish(slots, slots.collect_late())
+    if _stopping:
+        enqueue_wakeup()  # for a worker that stays (or this one, restarted): what is due now
+        loop.ended = True
+        return
+    sendings, refused = attempts_begin(slots=slots, limit=settings.WEBHOOK_BATCH_SIZE)
+    loop.attempts += len(sendings)
+    if sendings:
+        _finish(slots, slots.send(sendings, patience=BATCH_PATIENCE_SECONDS))
+    if sendings or refused:
+        loop.last_work = time.monotonic()
+        return
+    lingering = time.monotonic() - loop.last_work < LINGER_SECONDS
+    if slots.leave_if_not_alone() or (not lingering and slots.leave_unless_late()):
+        loop.ended = loop.left = True
+        return
+    # Lingering for new work, or waiting for answers only this loop can log.
+    _wait_for_work(slots, until=min(loop.last_work + LINGER_SECONDS, loop.deadline) if lingering else loop.deadline)
 
 
 def deliveries_finish_in_flight() -> int:
-    """At worker shutdown: wait for the attempts in flight, and log them. Loops may claim
-    again afterwards (a process that goes on, as in tests), with a new sender."""
+    """At worker shutdown: wait for the attempts in flight, and log them (waiting up to
+    SHUTDOWN_DATABASE_WAIT_SECONDS for an unreachable database). Loops may claim again
+    afterwards (a process that goes on, as in tests), with a new sender."""
     global _stopping
     late = sender_shutdown()
-    try:
-        _log_and_schedule(late)
-    except DATABASE_UNAVAILABLE:
-        logger.warning("The database cannot be reached: %d answers are not logged; their deliveries will be "
-                       "attempted again once their claims run out.", len(late))
+    give_up_at = time.monotonic() + SHUTDOWN_DATABASE_WAIT_SECONDS
+    while True:
+        try:
+            _log_and_schedule(late)
+            break
+        except DATABASE_UNREACHABLE:
+            if not _wait_for_database(until=give_up_at, stop_with_worker=False):
+                logger.warning("The database cannot be reached: %d answers are not logged; their deliveries "
+                               "will be attempted again once their claims run out.", len(late))
+                break
     _stopping = False
     return len(late)
 
 
-def _claim(slots: Sender) -> tuple[list[Sending], list[AttemptOutcome]]:
-    """At most a batch, and no more than the free send threads: nothing claimed waits for one."""
-    limit = min(settings.WEBHOOK_BATCH_SIZE, slots.free_threads())
-    return attempts_begin(slots=slots, limit=limit) if limit > 0 else ([], [])
-
-
 def _anything_due(slots: Sender) -> bool:
-    """Is a delivery due that this process could claim (a free thread, and a slot for its endpoint)?
+    """Is a delivery due that this process could claim (a free slot for its endpoint)?
     When the database cannot be reached, yes: a loop must wait for it."""
-    if slots.free_threads() <= 0:
+    scope = slots.claim_scope()
+    if scope.room <= 0:
         return False
     try:
-        return Delivery.objects.claimable(timezone.now(), skip_endpoints=slots.closed_endpoints()).exists()
-    except DATABASE_UNAVAILABLE:
+        due = Delivery.objects.claimable(
+            timezone.now(), skip_endpoints=scope.skip_endpoints, only_endpoints=scope.only_endpoints
+        )
+        return due.exists()
+    except DATABASE_UNREACHABLE:
         return True
 
 
@@ -150,7 +171,7 @@ def _finish(slots: Sender, finished: list[Finished]) -> list[AttemptOutcome]:
     for the next pass (their claims keep anyone else from sending them again meanwhile)."""
     try:
         return _log_and_schedule(finished)
-    except DATABASE_UNAVAILABLE:
+    except DATABASE_UNREACHABLE:
         slots.keep_for_later(finished)
         raise
 
@@ -161,19 +182,21 @@ def _log_and_schedule(finished: list[Finished]) -> list[AttemptOutcome]:
     return outcomes
 
 
-def _wait_for_database(unreachable_since: float | None) -> float:
-    """Drop the broken connection and let DATABASE_RETRY_SECONDS pass before the next try."""
-    if unreachable_since is None:
-        logger.warning("The database cannot be reached; this loop tries again every %.1f s.", DATABASE_RETRY_SECONDS)
-        unreachable_since = time.monotonic()
-    try:
-        connection.close()
-    except DATABASE_UNAVAILABLE:
-        pass  # it was broken already
-    time.sleep(DATABASE_RETRY_SECONDS)
-    return unreachable_since
-
-
-def _database_back(unreachable_since: float | None) -> None:
-    if unreachable_since is not None:
-        logger.warning("The database answers again after %.1f s.", time.monotonic() - unreachable_since)
+def _wait_for_database(*, until: float, stop_with_worker: bool) -> bool:
+    """The database did not answer: try a new connection every DATABASE_RETRY_SECONDS until it
+    does (True), or `until` (monotonic) passes or, if `stop_with_worker`, the worker stops (False)."""
+    lost_at = time.monotonic()
+    logger.warning("The database cannot be reached; trying again every %.1f s.", DATABASE_RETRY_SECONDS)
+    while time.monotonic() < until and not (stop_with_worker and _stopping):
+        try:
+            connection.close()  # the broken connection; the next query opens a new one
+        except DATABASE_UNREACHABLE:
+            pass
+        time.sleep(DATABASE_RETRY_SECONDS)
+        try:
+            connection.ensure_connection()
+        except DATABASE_UNREACHABLE:
+            continue
+        logger.warning("The database answers again after %.1f s.", time.monotonic() - lost_at)
+        return True
+    return False

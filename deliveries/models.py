@@ -61,9 +61,12 @@ class DeliveryQuerySet(models.QuerySet):
             Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
         )
 
-    def claimable(self, now, *, skip_endpoints=()):
-        """Due, unclaimed deliveries, except to `skip_endpoints` (those with no free slot)."""
+    def claimable(self, now, *, skip_endpoints=(), only_endpoints=None):
+        """Due, unclaimed deliveries, except to `skip_endpoints` and, if given, only to `only_endpoints`
+        (the worker's send slots decide both: deliveries.concurrency.ClaimScope)."""
         due = self.due_unclaimed(now)
+        if only_endpoints is not None:
+            due = due.filter(endpoint_id__in=only_endpoints)
         return due.exclude(endpoint_id__in=skip_endpoints) if skip_endpoints else due
 
 

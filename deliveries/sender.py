@@ -20,9 +20,10 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.utils import timezone
 
 from . import transport
-from .concurrency import SendSlots, Slot
+from .concurrency import ClaimScope, SendSlots, Slot
 
 if TYPE_CHECKING:
     from .attempts import Sending
@@ -42,8 +43,8 @@ class Sender:
 
     # --- slots ---------------------------------------------------------------------------------
 
-    def free_threads(self) -> int:
-        return self._slots.free()
+    def claim_scope(self) -> ClaimScope:
+        return self._slots.claim_scope()
 
     def take_slot(self, endpoint_id: str) -> Slot | None:
         return self._slots.take(endpoint_id)
@@ -53,17 +54,16 @@ class Sender:
         for slot in slots:
             self._slots.give_back(slot)
 
-    def closed_endpoints(self) -> list[str]:
-        return self._slots.closed_endpoints()
-
     # --- sending -------------------------------------------------------------------------------
 
     def send(self, sendings: list["Sending"], *, patience: float | None = None) -> list[Finished]:
         """Send every attempt (each already holds a slot) and return those answered within
         `patience` seconds (None: all of them). The rest are collected later."""
-        futures = {self._pool.submit(_post, sending): sending for sending in sendings}
-        for future, sending in futures.items():
-            future.add_done_callback(lambda f, slot=sending.slot: self._answered(slot, f))
+        futures: dict[Future, "Sending"] = {}
+        for sending in sendings:
+            future = self._pool.submit(_post, sending)  # _post never raises: result() is the answer
+            future.add_done_callback(lambda f, slot=sending.slot: self._answered(slot, f.result()))
+            futures[future] = sending
         done, pending = wait(futures, timeout=patience)
         with self._lock:
             self._handed_off += len(pending)
@@ -71,11 +71,7 @@ class Sender:
             future.add_done_callback(lambda f, sending=futures[future]: self._answered_late(sending, f))
         return [(futures[future], future.result()) for future in done]
 
-    def _answered(self, slot: Slot, future: Future) -> None:
-        if future.exception() is not None:  # a bug, not an answer: free the slot, learn nothing
-            self._slots.give_back(slot)
-            return
-        result = future.result()
+    def _answered(self, slot: Slot, result: transport.AttemptResult) -> None:
         self._slots.give_back(slot, answered_in=result.duration_ms / 1000, timed_out=result.error == "timeout")
 
     def keep_for_later(self, finished: list[Finished]) -> None:
@@ -143,7 +139,7 @@ def _post(sending: "Sending") -> transport.AttemptResult:
         timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
         allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS,
     )
-    return dataclasses.replace(result, queued_ms=queued_ms)
+    return dataclasses.replace(result, queued_ms=queued_ms, answered_at=timezone.now())
 
 
 _sender: Sender | None = None

@@ -14,7 +14,7 @@ RESPONSE_HEADERS_LIMIT = 4096
 
 
 def storable_text(text: str) -> str:
-    """`text` with NUL and anything that is not valid Unicode replaced by U+FFFD."""
+    """`text` with NUL replaced by U+FFFD and anything UTF-8 cannot encode (a lone surrogate) by "?"."""
     if text.isascii() and "\x00" not in text:
         return text  # the common case, and cheap
     return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", REPLACEMENT)
@@ -26,14 +26,14 @@ def storable_bytes(data: bytes) -> str:
 
 
 def storable_headers(headers: Iterable[tuple[str, str]], limit: int = RESPONSE_HEADERS_LIMIT) -> dict[str, str]:
-    """The headers in the order received, made storable, until names and values reach `limit`
-    characters; a repeated name keeps its values joined by ", " as HTTP allows."""
+    """The headers in the order received, made storable, until their names and values reach
+    `limit` bytes of UTF-8 in all (the client has already joined repeated names)."""
     kept: dict[str, str] = {}
     size = 0
     for name, value in headers:
         name, value = storable_text(name), storable_text(value)
-        size += len(name) + len(value)
+        size += len(name.encode()) + len(value.encode())
         if size > limit:
             break
-        kept[name] = f"{kept[name]}, {value}" if name in kept else value
+        kept[name] = value
     return kept

@@ -14,6 +14,7 @@ What this module guarantees, whatever the receiver does:
 
 import heapq
 import itertools
+import logging
 import socket
 import threading
 import time
@@ -39,6 +40,8 @@ from webhooks.url_policy import (
 from .models import RESPONSE_BODY_LIMIT
 from .storable import storable_bytes, storable_headers, storable_text
 
+logger = logging.getLogger(__name__)
+
 # Answers whose Retry-After header we honour.
 RETRY_AFTER_STATUSES = {429, 503}
 # Stop reading a response after this much: we keep RESPONSE_BODY_LIMIT of it.
@@ -55,6 +58,7 @@ class AttemptResult:
     retry_after: float | None = None  # seconds the receiver asked us to wait (429/503)
     response_headers: dict[str, str] = field(default_factory=dict)
     queued_ms: int = 0  # how long the claimed attempt waited for a send thread
+    answered_at: datetime | None = None  # when the attempt ended (it may be logged later)
 
     @property
     def succeeded(self) -> bool:
@@ -177,8 +181,17 @@ def _adapter() -> GuardedAdapter:
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool) -> AttemptResult:
-    """POST `body` to `url` within `timeout` seconds in all. Never raises for network trouble."""
+    """POST `body` to `url` within `timeout` seconds in all. Never raises: whatever happens
+    is an attempt to log."""
     started = time.monotonic()
+    try:
+        return _post_vetted(url, body, headers, started=started, timeout=timeout, allow_private=allow_private)
+    except Exception as exc:  # noqa: BLE001 - a bug of ours meeting an answer we did not foresee
+        logger.exception("The attempt to %s failed inside the sender; it is logged as internal_error.", url)
+        return _failure("internal_error", _describe(exc), started)
+
+
+def _post_vetted(url, body, headers, *, started: float, timeout: float, allow_private: bool) -> AttemptResult:
     try:
         addresses = _vetted_addresses(url, allow_private)
     except BlockedAddress as exc:
@@ -194,6 +207,17 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, allo
         attempt.finished = True
         attempt.connections.clear()  # the watchdog keeps the attempt until its deadline
         _local.attempt = None
+
+
+def request_headers(url: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+    """Every header the request will carry: `headers` and the three the HTTP client would add.
+    Sent explicitly (the client then adds none), so the log can show the request as sent."""
+    return {
+        "Host": urlsplit(url).netloc,
+        **headers,
+        "Content-Length": str(len(body)),
+        "Accept-Encoding": "identity",
+    }
 
 
 def _vetted_addresses(url: str, allow_private: bool) -> list[IPAddress]:
@@ -232,7 +256,7 @@ def parse_retry_after(value: str, *, now: datetime | None = None) -> float | Non
     value = value.strip()
     if not value:
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit() alone also takes "²"
         return float(value)
     try:
         moment = parsedate_to_datetime(value)

@@ -28,7 +28,7 @@ def hang(slots_in_flight) -> None:
 def test_a_new_endpoint_starts_with_a_few_slots_and_doubles_them_by_answering_quickly_when_full():
     slots = SendSlots(threads=100)
     first = take_all(slots, "a")
-    assert len(first) == START_SLOTS and "a" in slots.closed_endpoints()
+    assert len(first) == START_SLOTS and "a" in slots.claim_scope().skip_endpoints
 
     slots.give_back(first[0], answered_in=0.01)  # all its slots were busy: it earns more
     for slot in first[1:]:
@@ -40,12 +40,14 @@ def test_a_timeout_sends_an_endpoint_back_to_the_start_and_into_the_slow_lane():
     slots = SendSlots(threads=100)
     for slot in take_all(slots, "a"):
         slots.give_back(slot, answered_in=0.01)
-    assert len(take_all(slots, "a")) == 2 * START_SLOTS
-    slots = SendSlots(threads=100)
-    [first, *rest] = take_all(slots, "a")
-    slots.give_back(first, answered_in=2.0, timed_out=True)
-    assert slots.take("a") is not None and slots.take("a") is None  # still START_SLOTS in all
-    assert all(not slot.slow_lane for slot in rest) and slots.take("b").slow_lane is False
+    grown = take_all(slots, "a")
+    assert len(grown) == 2 * START_SLOTS and not any(slot.slow_lane for slot in grown)
+
+    slots.give_back(grown[0], answered_in=2.0, timed_out=True)
+    for slot in grown[1:]:
+        slots.give_back(slot)  # never sent: teaches nothing
+    again = take_all(slots, "a")
+    assert len(again) == START_SLOTS and all(slot.slow_lane for slot in again)
 
 
 def test_slots_never_exceed_the_endpoint_ceiling(settings):
@@ -60,36 +62,61 @@ def test_slots_never_exceed_the_endpoint_ceiling(settings):
 
 def test_hanging_attempts_move_to_the_slow_lane_and_free_the_fast_lane_for_others():
     slots = SendSlots(threads=4)
-    hanging = take_all(slots, "hangs")[:4]
+    hanging = take_all(slots, "hangs")
     assert len(hanging) == 4 and slots.take("answers") is None  # the fast lane is full
     hang(hanging)
 
-    closed = slots.closed_endpoints()  # each claim looks for hanging attempts first
+    scope = slots.claim_scope()  # each claim moves hanging attempts first
 
     assert all(slot.slow_lane for slot in hanging)
-    assert "hangs" in closed and "answers" not in closed  # the slow lane is full now; the fast one free
+    assert scope.room == 4 and "hangs" in scope.skip_endpoints  # the slow lane is full; the fast one free
     assert len(take_all(slots, "answers")) == 4
-    assert slots.take("hangs") is None and slots.free() == 0
+    assert slots.take("hangs") is None
 
 
 def test_any_number_of_hanging_endpoints_leaves_the_fast_lane_to_those_that_answer():
     slots = SendSlots(threads=4)
-    for wave in range(3):  # three waves of new endpoints that all hang
+    for wave in range(3):  # three waves of new endpoints that all hang: three times the fast lane
         in_flight = [slots.take(f"hangs-{wave}-{n}") for n in range(4)]
         assert all(in_flight), f"wave {wave}: the fast lane is free again for new endpoints"
         hang(in_flight)
-        closed = slots.closed_endpoints()
-        assert all(f"hangs-{wave}-{n}" in closed for n in range(4))  # slow, and their lane is full
+        scope = slots.claim_scope()
+        assert scope.room > 0 and all(f"hangs-{wave}-{n}" in scope.skip_endpoints for n in range(4))
     assert slots.take("answers") is not None
-    assert slots.free() == 3  # the fast lane's room, within the capacity of 4 x 4
 
 
 def test_no_slot_is_taken_past_the_capacity():
     slots = SendSlots(threads=2)
     for wave in range(4):
         hang([slots.take(f"hangs-{wave}-{n}") for n in range(2)])
-        slots.closed_endpoints()
-    assert slots.free() == 0 and slots.take("answers") is None  # 8 attempts hang: the capacity
+        slots.claim_scope()
+    assert slots.claim_scope().room == 0 and slots.take("answers") is None  # 8 attempts hang: the capacity
+
+
+def test_with_the_fast_lane_full_a_claim_may_only_take_slow_endpoints_with_room():
+    slots = SendSlots(threads=4)
+    slots.give_back(slots.take("slow"), answered_in=2.0, timed_out=True)  # known slow, idle now
+    assert len(take_all(slots, "busy")) == 4  # quick attempts in flight: the fast lane is full
+
+    scope = slots.claim_scope()
+
+    assert (scope.room, scope.only_endpoints) == (4, ["slow"])
+    assert SendSlots(threads=1).claim_scope().only_endpoints is None  # a free fast lane: any endpoint
+
+
+def test_a_full_fast_lane_and_no_slow_endpoint_leave_nothing_to_claim():
+    slots = SendSlots(threads=4)
+    assert len(take_all(slots, "busy")) == 4
+    assert (slots.claim_scope().room, slots.claim_scope().only_endpoints) == (0, [])
+
+
+def test_one_quick_answer_does_not_make_a_hanging_endpoint_fast():
+    slots = SendSlots(threads=4)
+    first, *others = take_all(slots, "flaky")
+    hang(others)
+    slots.claim_scope()  # the others move to the slow lane
+    slots.give_back(first, answered_in=0.01)
+    assert slots.take("flaky").slow_lane
 
 
 @pytest.fixture

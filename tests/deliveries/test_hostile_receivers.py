@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 from django.db import connection
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings as hypothesis_settings, strategies as st
 
 from deliveries import engine
 from deliveries.attempts import attempts_begin, attempts_finish
@@ -51,13 +51,13 @@ def test_storable_text_replaces_nul_and_lone_surrogates_and_keeps_the_rest():
     assert storable_bytes(b"\xff\xfeok\x00") == "\ufffd\ufffdok\ufffd"
 
 
-def test_storable_headers_keeps_repeated_names_and_stops_at_the_limit():
-    headers = [("Set-Cookie", "a=1"), ("set-cookie", "b=2"), ("X\x00", "v\x00")]
-    assert storable_headers(headers) == {"Set-Cookie": "a=1", "set-cookie": "b=2", "X\ufffd": "v\ufffd"}
-    many = [(f"X-{number}", "v" * 100) for number in range(100)]
+def test_storable_headers_keeps_the_first_ones_in_order_up_to_4_kib_of_utf8():
+    assert storable_headers([("X\x00", "v\x00")]) == {"X\ufffd": "v\ufffd"}
+    many = [(f"X-{number}", "\u00e9" * 100) for number in range(100)]  # 2 bytes a character in UTF-8
     kept = storable_headers(many)
-    assert 0 < sum(len(name) + len(value) for name, value in kept.items()) <= RESPONSE_HEADERS_LIMIT
-    assert list(kept) == [name for name, _value in many[: len(kept)]]  # the first ones, in order
+    stored = sum(len(name.encode()) + len(value.encode()) for name, value in kept.items())
+    assert RESPONSE_HEADERS_LIMIT - 205 < stored <= RESPONSE_HEADERS_LIMIT
+    assert list(kept) == [name for name, _value in many[: len(kept)]]
 
 
 # --- Through the engine ------------------------------------------------------------------------------
@@ -94,6 +94,9 @@ ANSWERS = st.one_of(
 
 @hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(answer=ANSWERS)
+@example(answer=b"HTTP/1.1 429 Slow down\r\nRetry-After: \xb2\r\nContent-Length: 0\r\n\r\n")  # "2", superscript
+@example(answer=b"HTTP/1.1 200 OK\r\n" + b"X-Big: " + b"\xe9" * 6000 + b"\r\nContent-Length: 2\r\n\r\nok")
+@example(answer=b"HTTP/1.1 200 \x00\xff\r\nContent-Length: 4\r\n\r\n\x00\x00\xc3(")
 def test_any_answer_is_logged_and_the_other_deliveries_of_its_batch_are_untouched(
     answer, tenant, other_tenant, make_booking, hostile_and_healthy, django_capture_on_commit_callbacks, monkeypatch
 ):
@@ -111,8 +114,10 @@ def test_any_answer_is_logged_and_the_other_deliveries_of_its_batch_are_untouche
     assert (settled[healthy.id].status, settled[healthy.id].attempt_count) == ("succeeded", 1)
     [attempt] = DeliveryAttempt.objects.filter(delivery=settled[hostile.id])
     assert attempt.finished_at is not None and attempt.number == 1
-    assert attempt.error is not None or attempt.status_code is not None
+    assert attempt.error != "internal_error", attempt.error_detail  # every answer is one the sender foresaw
+    assert (attempt.status_code is None) == (attempt.error is not None and attempt.error != "redirect_not_followed")
     assert not any("\x00" in text for text in stored_text(attempt))
+    assert sum(len(name.encode()) + len(value.encode()) for name, value in attempt.response_headers.items()) <= 4096
 
 
 # --- The log itself ----------------------------------------------------------------------------------------
@@ -124,8 +129,10 @@ def test_a_row_the_database_refuses_costs_only_its_own_receivers_text(
     """The transport never returns such a row; if one got through, the others still log."""
     (hostile, _raw), (healthy, _receiver) = hostile_and_healthy
     book_both(tenant, other_tenant, make_booking, django_capture_on_commit_callbacks, "jane@example.com")
-    sendings, _refused = attempts_begin(slots=Sender(threads=4), limit=10)
-    answers = Sender(threads=4).send(sendings)
+    sender = Sender(threads=4)
+    sendings, _refused = attempts_begin(slots=sender, limit=10)
+    answers = sender.send(sendings)
+    sender.shutdown()
     poisoned = [
         (sending, dataclasses.replace(result, response_body="ok\x00") if sending.endpoint_id == hostile.id else result)
         for sending, result in answers

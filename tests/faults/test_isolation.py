@@ -49,17 +49,19 @@ def test_a_receiver_answering_nul_bytes_costs_the_other_business_nothing(
 def test_more_hanging_attempts_than_send_threads_do_not_hold_up_an_endpoint_that_answers(
     faults, tenant, other_tenant, make_scripted_receiver
 ):
+    """Twelve new endpoints that hang (three times the fast lane's 4 threads), three deliveries
+    each: they reach the fast lane in waves before they are known to hang."""
     faults.configure(WEBHOOK_SEND_THREADS=4, WEBHOOK_TIMEOUT_SECONDS=8.0)
     faults.start_worker()
-    hanging = [make_scripted_receiver(lambda attempt: Answer(200, delay=30)) for _ in range(4)]
+    hanging = [make_scripted_receiver(lambda attempt: Answer(200, delay=30)) for _ in range(12)]
     healthy = make_scripted_receiver(lambda attempt: Answer(200))
     acme, other = Api(tenant), Api(other_tenant)
     for receiver in hanging:
         acme.register(receiver)
     healthy_hook = other.register(healthy)
-    for _ in range(10):  # 40 deliveries to hanging endpoints: ten times the fast lane's threads
+    for _ in range(3):
         acme.book()
-    wait_until(lambda: sum(len(receiver.requests) for receiver in hanging) >= 4, 10, "the hanging endpoints' first attempts")
+    wait_until(lambda: sum(len(receiver.requests) for receiver in hanging) >= 4, 10, "the first hanging attempts")
 
     waits = []
     for _ in range(5):
@@ -74,9 +76,8 @@ def test_more_hanging_attempts_than_send_threads_do_not_hold_up_an_endpoint_that
     assert set(Delivery.objects.filter(endpoint_id=healthy_hook["id"]).values_list("status", "attempt_count")) == {
         ("succeeded", 1)
     }
-    # Meanwhile the hanging endpoints' backlog waited: none settled, at most both lanes' slots in flight.
-    assert Delivery.objects.filter(endpoint__business=tenant.business, status="pending").count() == 40
-    assert 0 < DeliveryAttempt.objects.filter(delivery__endpoint__business=tenant.business).count() <= 2 * 4
+    assert sum(len(receiver.requests) for receiver in hanging) > 4  # more hung than the fast lane holds
+    assert Delivery.objects.filter(endpoint__business=tenant.business, status="pending").count() == 36
 
 
 def test_a_killed_worker_uses_up_only_the_tries_whose_requests_left(faults, tenant, make_scripted_receiver):
