@@ -6,24 +6,14 @@ services, their commands against the repository, and its settings against settin
 
 import importlib
 import re
-import shlex
-from pathlib import Path
 
 import pytest
-import yaml
 from django.core.management import get_commands
 
-ROOT = Path(__file__).resolve().parent.parent
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-SERVICES = COMPOSE["services"]
+from tests.support.commands import ROOT, compose_services, procfile_command
+
+SERVICES = compose_services()
 APP_SERVICES = {name: service for name, service in SERVICES.items() if "build" in service}
-
-
-def procfile_command(process: str) -> list[str]:
-    for line in (ROOT / "Procfile.dev").read_text().splitlines():
-        if line.startswith(f"{process}:"):
-            return shlex.split(line.split(":", 1)[1])
-    raise AssertionError(f"no {process} in Procfile.dev")
 
 
 def test_production_shape_has_every_part():
