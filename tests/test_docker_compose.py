@@ -47,6 +47,12 @@ def test_web_serves_under_gunicorn_and_worker_matches_make_run():
     assert APP_SERVICES["beat"]["command"] == ["celery", *procfile_command("beat")[1:]]
 
 
+def test_make_run_serves_the_same_app_under_gunicorn_on_loopback():
+    web = procfile_command("web")
+    assert web[0] == ".venv/bin/gunicorn" and web[1] == APP_SERVICES["web"]["command"][1]
+    assert web[web.index("--bind") + 1] == "127.0.0.1:$PORT"
+
+
 def test_every_environment_variable_is_one_settings_reads():
     source = (ROOT / "calendence/settings.py").read_text()
     read_by_settings = set(re.findall(r'(?:env(?:_bool|_int|_float)?\(|os\.environ\.get\(|env=)\s*"([A-Z_]+)"', source))
