@@ -45,7 +45,7 @@ class WebServer:
             assert self.process.poll() is None, f"{self.argv[0]} exited:\n{self.log()}"
             try:
                 return requests.get(f"{self.url}/healthz", timeout=1).status_code == 200
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet; workers still booting
                 return False
 
         wait_until(answers, timeout, f"{self.argv[0]} on port {self.port}")
