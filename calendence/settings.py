@@ -6,12 +6,14 @@ under var/ and kombu's filesystem transport as the Celery broker.
 """
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from calendence.process_role import database_application_name
 from calendence.secrets_key import development_secrets_key, fernet_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -156,8 +158,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
 else:
+    database_options = DATABASES["default"].setdefault("OPTIONS", {})
     # An unreachable database fails a request (and /readyz) in seconds, not minutes.
-    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+    database_options["connect_timeout"] = 5
+    # calendence-web, -worker, -beat in pg_stat_activity (README, "Database connections");
+    # ?application_name=... in DATABASE_URL wins.
+    database_options.setdefault("application_name", database_application_name(sys.argv))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -6,24 +6,14 @@ services, their commands against the repository, and its settings against settin
 
 import importlib
 import re
-import shlex
-from pathlib import Path
 
 import pytest
-import yaml
 from django.core.management import get_commands
 
-ROOT = Path(__file__).resolve().parent.parent
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-SERVICES = COMPOSE["services"]
+from tests.support.commands import ROOT, compose_services, procfile_command
+
+SERVICES = compose_services()
 APP_SERVICES = {name: service for name, service in SERVICES.items() if "build" in service}
-
-
-def procfile_command(process: str) -> list[str]:
-    for line in (ROOT / "Procfile.dev").read_text().splitlines():
-        if line.startswith(f"{process}:"):
-            return shlex.split(line.split(":", 1)[1])
-    raise AssertionError(f"no {process} in Procfile.dev")
 
 
 def test_production_shape_has_every_part():
@@ -55,6 +45,12 @@ def test_web_serves_under_gunicorn_and_worker_matches_make_run():
     assert APP_SERVICES["web"]["command"][0] == "gunicorn"
     assert APP_SERVICES["worker"]["command"] == ["celery", *procfile_command("worker")[1:]]
     assert APP_SERVICES["beat"]["command"] == ["celery", *procfile_command("beat")[1:]]
+
+
+def test_make_run_serves_the_same_app_under_gunicorn_on_loopback():
+    web = procfile_command("web")
+    assert web[0] == ".venv/bin/gunicorn" and web[1] == APP_SERVICES["web"]["command"][1]
+    assert web[web.index("--bind") + 1] == "127.0.0.1:$PORT"
 
 
 def test_every_environment_variable_is_one_settings_reads():

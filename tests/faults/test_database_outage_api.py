@@ -6,19 +6,16 @@ proxy is what a database crash, restart or network partition looks like to the p
 its open connection closed under it, and new ones failing at once.
 """
 
-import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
-from django.conf import settings
 from django.db import connection
 
 from calendence.errors import DATABASE_RETRY_AFTER_SECONDS
-from tests.faults.conftest import PROJECT_DIR, _tail, free_port, subprocess_database_url, wait_until
+from tests.faults.conftest import free_port, subprocess_database_url, wait_until
+from tests.faults.web_server import WebServer, web_environment
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
@@ -27,40 +24,9 @@ PROMPT_SECONDS = 3.0
 RECOVERY_SECONDS = 3.0
 
 
-class WebServer:
-    """gunicorn serving calendence.wsgi on a free loopback port, its output in a log file."""
-
-    def __init__(self, env: dict[str, str], log_path: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        argv = [sys.executable, "-m", "gunicorn", "calendence.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-                "--workers", "1", "--graceful-timeout", "2"]
-        with open(log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                argv, cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        def answers() -> bool:
-            assert self.process.poll() is None, f"gunicorn exited:\n{self.log()}"
-            try:
-                return requests.get(f"{self.url}/healthz", timeout=1).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_until(answers, timeout, f"gunicorn on port {self.port}")
-
-    def log(self) -> str:
-        return _tail(self.log_path)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+def gunicorn_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "calendence.wsgi:application", "--bind", f"127.0.0.1:{port}",
+            "--workers", "1", "--graceful-timeout", "2"]
 
 
 @pytest.fixture(params=["development", "production"])
@@ -68,17 +34,10 @@ def web_behind_proxy(request, transactional_db, tcp_proxy, tmp_path):
     """(server, proxy): the web process in the given CALENDENCE_ENV, its database behind the proxy."""
     database = connection.settings_dict
     proxy = tcp_proxy(database["HOST"] or "127.0.0.1", int(database["PORT"] or 5432))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="calendence.settings",  # production's, persistent connections included
-        DATABASE_URL=subprocess_database_url(through=proxy),
-        CALENDENCE_ENV=request.param,
-        DJANGO_SECRET_KEY="fault-test-secret-key",
-        WEBHOOK_SECRETS_KEY=settings.WEBHOOK_SECRETS_KEY,  # production requires one
-        CALENDENCE_VAR_DIR=str(tmp_path / "var"),
-        PYTHONUNBUFFERED="1",
-    )
-    server = WebServer(env, tmp_path / "gunicorn.log")
+    env = web_environment(database_url=subprocess_database_url(through=proxy), calendence_env=request.param,
+                          var_dir=tmp_path / "var")
+    port = free_port()
+    server = WebServer(gunicorn_command(port), port, env, tmp_path / "gunicorn.log")
     try:
         server.wait_ready()
         yield server, proxy
