@@ -33,7 +33,8 @@ from .bulk import bulk_update_rows
 from .concurrency import ClaimScope, Slot
 from .endpoint_health import GONE_STATUS, endpoints_health_record
 from .models import Delivery, DeliveryAttempt, failure_summary
-from .sender import Finished, Sender, sender
+from .sender import Sender, sender
+from .sending import Finished, Sending
 from .signing import calendence_signature, standard_webhooks_signature
 
 logger = logging.getLogger(__name__)
@@ -49,33 +50,10 @@ class AttemptOutcome:
     retry_at: datetime | None
 
 
-@dataclass(frozen=True)
-class Sending:
-    """One attempt, claimed and recorded: everything needed to send it and log the answer."""
-
-    delivery: Delivery
-    attempt: DeliveryAttempt
-    body: bytes
-    slot: Slot
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return self.attempt.request_headers
-
-    @property
-    def url(self) -> str:
-        return self.delivery.endpoint.url
-
-    @property
-    def endpoint_id(self) -> str:
-        return self.delivery.endpoint_id
-
-
-def retry_delay(attempt_in_series: int, jitter: float | None = None) -> float:
-    """Seconds to wait after failed attempt n: base * 2**(n-1), plus up to 10 % jitter
-    (`jitter`, a share of the delay, or a random one)."""
+def retry_delay(attempt_in_series: int) -> float:
+    """Seconds to wait after failed attempt n: base * 2**(n-1), plus a random jitter of up to 10 %."""
     delay = settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempt_in_series - 1)
-    return delay * (1 + (random.uniform(0, RETRY_JITTER) if jitter is None else jitter))
+    return delay * (1 + random.uniform(0, RETRY_JITTER))
 
 
 def claim_expiry(now: datetime) -> datetime:
@@ -318,25 +296,24 @@ def _settle(finished: list[Finished], now: datetime) -> list[AttemptOutcome]:
 
     A failed attempt is retried after the backoff, or later if the receiver asked
     (Retry-After, capped at WEBHOOK_RETRY_AFTER_CAP_SECONDS). Successes, the common
-    case, are settled together in one statement. The batch shares one jitter, so its
-    retries fall due together and go back to Celery in one message.
+    case, are settled together in one statement. Each failure draws its own jitter, so
+    one endpoint's failed attempts do not all come back at the same instant.
     """
     succeeded = [sending.delivery.pk for sending, result in finished if result.succeeded]
     Delivery.objects.filter(pk__in=succeeded).update(
         status=Delivery.Status.SUCCEEDED, next_attempt_at=None, completed_at=now, claimed_until=None,
         last_error="", updated_at=now,
     )
-    jitter = random.uniform(0, RETRY_JITTER)
     outcomes = []
     for sending, result in finished:
         if result.succeeded:
             outcomes.append(AttemptOutcome(sending.delivery.pk, Delivery.Status.SUCCEEDED, None))
         else:
-            outcomes.append(_settle_failure(sending.delivery, result, now, jitter))
+            outcomes.append(_settle_failure(sending.delivery, result, now))
     return outcomes
 
 
-def _settle_failure(delivery: Delivery, result: transport.AttemptResult, now: datetime, jitter: float) -> AttemptOutcome:
+def _settle_failure(delivery: Delivery, result: transport.AttemptResult, now: datetime) -> AttemptOutcome:
     changes = {"claimed_until": None, "last_error": _summary(result), "updated_at": now}
     final = (
         result.status_code == GONE_STATUS  # retrying a gone endpoint is pointless
@@ -348,7 +325,7 @@ def _settle_failure(delivery: Delivery, result: transport.AttemptResult, now: da
     else:
         status = Delivery.Status.PENDING
         requested = min(result.retry_after or 0, settings.WEBHOOK_RETRY_AFTER_CAP_SECONDS)
-        delay = max(retry_delay(delivery.attempts_in_series, jitter), requested)
+        delay = max(retry_delay(delivery.attempts_in_series), requested)
         changes["next_attempt_at"] = now + timedelta(seconds=delay)
     Delivery.objects.filter(pk=delivery.pk).update(**changes)
     return AttemptOutcome(delivery.pk, status, changes.get("next_attempt_at"))

@@ -12,12 +12,15 @@ broker is back. So a booking change never fails because Redis did.
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
+
+DELIVER_TASK = "deliveries.tasks.deliver"
 
 
 def enqueue_after_commit(delivery_ids: Iterable[str]) -> None:
@@ -43,12 +46,13 @@ def enqueue(delivery_ids: Iterable[str], *, eta: datetime | None = None) -> int:
 
 
 def enqueue_retries(retries: Iterable[tuple[str, datetime]]) -> None:
-    """One message per retry time: a batch's retries that fall due together travel together."""
-    by_time: dict[datetime, list[str]] = defaultdict(list)
+    """One message per second in which retries fall due, at its end: each delivery has its own
+    jitter, and the message must not come before the deliveries it names are due."""
+    by_second: dict[datetime, list[str]] = defaultdict(list)
     for delivery_id, retry_at in retries:
-        by_time[retry_at].append(delivery_id)
-    for retry_at, ids in by_time.items():
-        enqueue(ids, eta=retry_at)
+        by_second[retry_at.replace(microsecond=0) + timedelta(seconds=1)].append(delivery_id)
+    for eta, ids in by_second.items():
+        enqueue(ids, eta=eta)
 
 
 def enqueue_wakeup() -> None:
@@ -61,6 +65,5 @@ def enqueue_wakeup() -> None:
 
 
 def _publish(delivery_ids: list[str], *, eta: datetime | None = None) -> None:
-    from .tasks import deliver  # the tasks module imports the services that import us
-
-    deliver.apply_async((delivery_ids,), eta=eta)
+    # By name: the tasks module imports the engine and services, which import this one.
+    current_app.send_task(DELIVER_TASK, args=(delivery_ids,), eta=eta)

@@ -33,7 +33,8 @@ from calendence.errors import DATABASE_UNREACHABLE
 from .attempts import AttemptOutcome, attempts_begin, attempts_finish
 from .dispatch import enqueue_retries, enqueue_wakeup
 from .models import Delivery
-from .sender import Finished, Sender, sender, sender_shutdown
+from .sender import Sender, sender, sender_shutdown
+from .sending import Finished
 
 logger = logging.getLogger(__name__)
 

@@ -17,18 +17,13 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import timezone
 
 from . import transport
 from .concurrency import ClaimScope, SendSlots, Slot
-
-if TYPE_CHECKING:
-    from .attempts import Sending
-
-Finished = tuple["Sending", transport.AttemptResult]
+from .sending import Finished, Sending
 
 
 class Sender:
@@ -56,10 +51,10 @@ class Sender:
 
     # --- sending -------------------------------------------------------------------------------
 
-    def send(self, sendings: list["Sending"], *, patience: float | None = None) -> list[Finished]:
+    def send(self, sendings: list[Sending], *, patience: float | None = None) -> list[Finished]:
         """Send every attempt (each already holds a slot) and return those answered within
         `patience` seconds (None: all of them). The rest are collected later."""
-        futures: dict[Future, "Sending"] = {}
+        futures: dict[Future, Sending] = {}
         for sending in sendings:
             future = self._pool.submit(_post, sending)  # _post never raises: result() is the answer
             future.add_done_callback(lambda f, slot=sending.slot: self._answered(slot, f.result()))
@@ -79,7 +74,7 @@ class Sender:
         with self._lock:
             self._late.extend(finished)
 
-    def _answered_late(self, sending: "Sending", future: Future) -> None:
+    def _answered_late(self, sending: Sending, future: Future) -> None:
         with self._lock:
             self._late.append((sending, future.result()))
             self._handed_off -= 1
@@ -130,7 +125,7 @@ class Sender:
         self._pool.shutdown(wait=True)
 
 
-def _post(sending: "Sending") -> transport.AttemptResult:
+def _post(sending: Sending) -> transport.AttemptResult:
     queued_ms = int((time.monotonic() - sending.slot.taken_at) * 1000)
     result = transport.post(
         sending.url,

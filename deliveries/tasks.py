@@ -2,19 +2,16 @@
 
 from celery import shared_task
 from celery.signals import worker_shutdown, worker_shutting_down
-from django.conf import settings
 
-from .dispatch import enqueue
+from .dispatch import DELIVER_TASK, enqueue
 from .engine import deliveries_finish_in_flight, deliveries_stop_claiming, deliveries_work_off
 from .retention import delivery_log_purge, retention_cutoff
 from .services import deliveries_sweep_overdue
 
-# The transport's own deadline ends every attempt, and a loop gives its thread back
-# after engine.LOOP_SECONDS; this limit is the backstop (enforced by the prefork pool).
-LOOP_TIME_LIMIT = settings.WEBHOOK_TIMEOUT_SECONDS + 60
-
-
-@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=LOOP_TIME_LIMIT)
+# No Celery time limit: the threads pool the workers run cannot enforce one. The guards are
+# the engine's own: every attempt ends by its transport deadline, and a loop gives its
+# thread back after engine.LOOP_SECONDS.
+@shared_task(name=DELIVER_TASK, acks_late=True, reject_on_worker_lost=True)
 def deliver(delivery_ids: list[str]) -> int:
     """Work off the due deliveries: those named (which the message is about, and the logs
     show) and any other. Returns the number of attempts made."""
