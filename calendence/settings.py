@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # the docs page's assets, served by us (no CDN)
     "axes",
     "bookings",
     "webhooks",
@@ -120,7 +121,7 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "calendence" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -232,6 +233,10 @@ SPECTACULAR_SETTINGS = {
         "calendence.openapi.add_common_error_responses",
     ],
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # The docs page's scripts come from drf-spectacular-sidecar, served as our static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "BookingStatusEnum": "bookings.models.Booking.Status",
         "DeliveryStatusEnum": "deliveries.models.Delivery.Status",
