@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "bookings",
     "webhooks",
     "deliveries",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -242,6 +243,24 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "deliveries.models.Delivery.Status",
     },
 }
+
+# --- The portal (portal/) ------------------------------------------------------------
+# A link into a business's portal works once, for PORTAL_LINK_SECONDS; the session it
+# starts lasts at most PORTAL_SESSION_SECONDS, however active.
+PORTAL_LINK_SECONDS = env_int("PORTAL_LINK_SECONDS", 600)
+PORTAL_SESSION_SECONDS = env_int("PORTAL_SESSION_SECONDS", 3600)
+if PORTAL_LINK_SECONDS < 1 or PORTAL_SESSION_SECONDS < 1:
+    raise ImproperlyConfigured("PORTAL_LINK_SECONDS and PORTAL_SESSION_SECONDS must be positive")
+# Origins allowed to show the portal in an iframe (space-separated), e.g. the platform's dashboard.
+PORTAL_FRAME_ANCESTORS = os.environ.get("PORTAL_FRAME_ANCESTORS", "").split()
+# Where links point, e.g. https://webhooks.example.com. Empty: the API answers with the origin
+# it was called on, and `manage.py portal_link` with http://127.0.0.1:$PORT.
+PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "").rstrip("/")
+if PORTAL_FRAME_ANCESTORS:
+    # Inside another site's iframe the browser sends our cookies only if they are
+    # SameSite=None, which it accepts only with Secure: the embedded portal needs HTTPS.
+    SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "None"
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
 
 # --- Celery ---------------------------------------------------------------------
 # Read by calendence/celery.py through the CELERY_ namespace.
