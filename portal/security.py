@@ -1,6 +1,8 @@
 """What every portal page answers with besides its content, and who may see it.
 
-- `Referrer-Policy: no-referrer`: no portal URL leaves in a Referer (the entry link's token above all).
+- Referrer-Policy: `no-referrer` on the entry link's answers (the only URL that holds a token), and
+  `same-origin` on the pages: no portal URL leaves for another site. Not `no-referrer` there: with it,
+  browsers send `Origin: null` on form posts, which Django's CSRF check rightly refuses.
 - `Cache-Control: no-store`: pages show secrets and receivers' data; no shared or back-button copy.
 - A Content-Security-Policy that runs no script and loads nothing from elsewhere, and whose
   `frame-ancestors` lets only PORTAL_FRAME_ANCESTORS embed the portal ('none' by default).
@@ -20,7 +22,7 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def portal_headers(view):
+def portal_headers(view, *, referrer_policy: str = "no-referrer"):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         response = view(request, *args, **kwargs)
@@ -30,7 +32,7 @@ def portal_headers(view):
         )
         # X-Frame-Options cannot name origins: with ancestors configured, CSP alone decides.
         response.xframe_options_exempt = bool(ancestors)
-        response["Referrer-Policy"] = "no-referrer"
+        response["Referrer-Policy"] = referrer_policy
         response["Cache-Control"] = "no-store"
         return response
 
@@ -52,4 +54,4 @@ def portal_session_required(view):
         except Http404:
             return render(request, "portal/not_found.html", {"business": business}, status=404)
 
-    return portal_headers(wrapped)
+    return portal_headers(wrapped, referrer_policy="same-origin")

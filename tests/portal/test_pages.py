@@ -53,9 +53,9 @@ def delivered(endpoint, *, status=Delivery.Status.FAILED, status_code=500, body=
 
 # --- Headers --------------------------------------------------------------------------------------
 
-def test_pages_forbid_framing_and_referrers_by_default(portal):
+def test_pages_forbid_framing_and_other_sites_referrers_by_default(portal):
     response = portal.get("/portal/")
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"  # no-referrer would make form posts' Origin "null"
     assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
     assert response["X-Frame-Options"] == "DENY"
     assert response["Cache-Control"] == "no-store"
