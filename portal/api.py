@@ -37,6 +37,7 @@ class PortalLinkSerializer(serializers.Serializer):
 class PortalSessionCreateView(TenantScopedViewSet):
     permission_classes = [*TenantScopedViewSet.permission_classes, HasWebhooksPlan]
     model = Business
+    serializer_class = PortalSessionRequestSerializer  # what OPTIONS describes
 
     @extend_schema(
         summary="A one-time link into a business's portal (its webhooks in a web page)",
