@@ -78,10 +78,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # the docs page's assets, served by us (no CDN)
     "axes",
     "bookings",
     "webhooks",
     "deliveries",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -122,7 +124,7 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "calendence" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -238,11 +240,33 @@ SPECTACULAR_SETTINGS = {
         "calendence.openapi.add_common_error_responses",
     ],
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # The docs page's scripts come from drf-spectacular-sidecar, served as our static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "BookingStatusEnum": "bookings.models.Booking.Status",
         "DeliveryStatusEnum": "deliveries.models.Delivery.Status",
     },
 }
+
+# --- The portal (portal/) ------------------------------------------------------------
+# A link into a business's portal works once, for PORTAL_LINK_SECONDS; the session it
+# starts lasts at most PORTAL_SESSION_SECONDS, however active.
+PORTAL_LINK_SECONDS = env_int("PORTAL_LINK_SECONDS", 600)
+PORTAL_SESSION_SECONDS = env_int("PORTAL_SESSION_SECONDS", 3600)
+if PORTAL_LINK_SECONDS < 1 or PORTAL_SESSION_SECONDS < 1:
+    raise ImproperlyConfigured("PORTAL_LINK_SECONDS and PORTAL_SESSION_SECONDS must be positive")
+# Origins allowed to show the portal in an iframe (space-separated), e.g. the platform's dashboard.
+PORTAL_FRAME_ANCESTORS = os.environ.get("PORTAL_FRAME_ANCESTORS", "").split()
+# Where links point, e.g. https://webhooks.example.com. Empty: the API answers with the origin
+# it was called on, and `manage.py portal_link` with http://127.0.0.1:$PORT.
+PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "").rstrip("/")
+if PORTAL_FRAME_ANCESTORS:
+    # Inside another site's iframe the browser sends our cookies only if they are
+    # SameSite=None, which it accepts only with Secure: the embedded portal needs HTTPS.
+    SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "None"
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
 
 # --- Celery ---------------------------------------------------------------------
 # Read by calendence/celery.py through the CELERY_ namespace.

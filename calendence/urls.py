@@ -9,8 +9,10 @@ api_v1 = [
     path("", include("bookings.urls")),
     path("", include("webhooks.urls")),
     path("", include("deliveries.urls")),
+    path("", include("portal.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularRedocView.as_view(url_name="schema"), name="docs"),
+    # Its own template: drf-spectacular's links Google Fonts; ours loads nothing from elsewhere.
+    path("docs/", SpectacularRedocView.as_view(url_name="schema", template_name="api_docs/redoc.html"), name="docs"),
     # Unknown API paths answer the JSON error body even in development (DEBUG's 404 page
     # is HTML), whatever the method (no CSRF check: API calls carry no cookie).
     re_path(r"^.*$", csrf_exempt(errors.not_found)),
@@ -19,6 +21,7 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("portal/", include("portal.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),

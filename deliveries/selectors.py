@@ -72,20 +72,36 @@ def _health(row: dict, failure: DeliveryAttempt | None) -> EndpointHealth:
 
 def webhook_endpoint_hourly(endpoint_id, *, since: datetime, until: datetime) -> list[dict]:
     """Settled deliveries created in [since, until) by hour of creation: every hour, empty ones included."""
+    return webhook_endpoints_hourly([endpoint_id], since=since, until=until)[endpoint_id]
+
+
+def webhook_endpoints_hourly(endpoint_ids, *, since: datetime, until: datetime) -> dict:
+    """{endpoint id: webhook_endpoint_hourly's list} for many endpoints in one query."""
     counted = (
-        Delivery.objects.filter(endpoint_id=endpoint_id, created_at__gte=since, created_at__lt=until)
+        Delivery.objects.filter(endpoint_id__in=endpoint_ids, created_at__gte=since, created_at__lt=until)
         .exclude(status=Delivery.Status.PENDING)
         .annotate(hour=TruncHour("created_at"))
-        .values("hour", "status")
+        .values("endpoint_id", "hour", "status")
         .annotate(count=Count("pk"))
     )
-    by_hour = {(row["hour"], row["status"]): row["count"] for row in counted}
+    by_hour = {(row["endpoint_id"], row["hour"], row["status"]): row["count"] for row in counted}
     hours = []
     start = since.replace(minute=0, second=0, microsecond=0)
     while start < until:
-        hours.append({"start": start, **{status: by_hour.get((start, status), 0) for status in ("succeeded", "failed")}})
+        hours.append(start)
         start += timedelta(hours=1)
-    return hours
+    return {
+        endpoint_id: [
+            {"start": hour, **{status: by_hour.get((endpoint_id, hour, status), 0) for status in ("succeeded", "failed")}}
+            for hour in hours
+        ]
+        for endpoint_id in endpoint_ids
+    }
+
+
+def deliveries_failed_since(endpoint: WebhookEndpoint, *, since: datetime) -> QuerySet[Delivery]:
+    """The failed deliveries to `endpoint` created since `since`: what a recovery redelivers."""
+    return Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.FAILED, created_at__gte=since)
 
 
 def webhook_endpoint_stats(endpoint_id, *, since: datetime, until: datetime) -> dict:

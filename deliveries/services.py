@@ -22,6 +22,30 @@ from webhooks.selectors import webhook_endpoints_for_event
 
 from .dispatch import enqueue_after_commit
 from .models import Delivery, Event
+from .selectors import deliveries_failed_since
+
+
+class ActionRefused(Exception):
+    """The state of the webhook or delivery does not allow the action; `code` names why."""
+
+    def __init__(self, message: str, *, code: str):
+        super().__init__(message)
+        self.code = code
+
+
+def endpoint_require_active(endpoint: WebhookEndpoint) -> None:
+    """Tests, redeliveries and recoveries go to enabled webhooks only."""
+    if not endpoint.is_active:
+        raise ActionRefused(
+            f"The webhook is disabled ({endpoint.disabled_reason or 'manual'}); enable it first.",
+            code="webhook_disabled",
+        )
+
+
+def delivery_require_settled(delivery: Delivery) -> None:
+    """A pending delivery is on its way already: redelivering it would be a second copy."""
+    if delivery.status == Delivery.Status.PENDING:
+        raise ActionRefused("The delivery is still pending: its next attempt is on its way.", code="delivery_pending")
 
 
 def event_body(*, event_id: str, event_type: str, occurred_at: datetime, data: dict, is_test: bool) -> str:
@@ -87,9 +111,7 @@ def deliveries_redeliver(deliveries: QuerySet[Delivery]) -> int:
 
 def deliveries_recover(*, endpoint: WebhookEndpoint, since: datetime) -> int:
     """Redeliver every failed delivery to `endpoint` created since `since`."""
-    return deliveries_redeliver(
-        Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.FAILED, created_at__gte=since)
-    )
+    return deliveries_redeliver(deliveries_failed_since(endpoint, since=since))
 
 
 @transaction.atomic

@@ -1,3 +1,4 @@
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db.models import Prefetch
@@ -78,12 +79,13 @@ WEBHOOK_PERMISSIONS = [*TenantScopedViewSet.permission_classes, HasWebhooksPlan]
 DISABLED_RESPONSE = {409: error("The webhook is disabled: enable it first (PATCH is_active: true).")}
 
 
-def require_active(endpoint: WebhookEndpoint) -> None:
-    if not endpoint.is_active:
-        raise Conflict(
-            f"The webhook is disabled ({endpoint.disabled_reason or 'manual'}); enable it first.",
-            code="webhook_disabled",
-        )
+@contextmanager
+def refusals_as_conflicts():
+    """A delivery action the state does not allow answers 409 with the refusal's code."""
+    try:
+        yield
+    except services.ActionRefused as refused:
+        raise Conflict(str(refused), code=refused.code) from refused
 
 
 class DeliveryLogViewSet(TenantScopedViewSet):
@@ -140,7 +142,8 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, DeliveryLogViewSet):
     def send_test(self, request, webhook_id=None):
         data = self.validated(TestEventSerializer)
         endpoint = self._endpoint()
-        require_active(endpoint)
+        with refusals_as_conflicts():
+            services.endpoint_require_active(endpoint)
         delivery = services.event_send_test(endpoint=endpoint, event_type=data["event"])
         return Response({"delivery_id": delivery.id}, status=status.HTTP_202_ACCEPTED)
 
@@ -160,7 +163,8 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, DeliveryLogViewSet):
     def recover(self, request, webhook_id=None):
         data = self.validated(RecoverSerializer)
         endpoint = self._endpoint()
-        require_active(endpoint)
+        with refusals_as_conflicts():
+            services.endpoint_require_active(endpoint)
         count = services.deliveries_recover(endpoint=endpoint, since=data["since"])
         return Response({"redelivered": count}, status=status.HTTP_202_ACCEPTED)
 
@@ -213,8 +217,8 @@ class DeliveryViewSet(mixins.RetrieveModelMixin, DeliveryLogViewSet):
     @action(detail=True, methods=["post"])
     def redeliver(self, request, pk=None):
         delivery = self.get_object()
-        require_active(delivery.endpoint)
-        if delivery.status == Delivery.Status.PENDING:
-            raise Conflict("The delivery is still pending: its next attempt is on its way.", code="delivery_pending")
+        with refusals_as_conflicts():
+            services.endpoint_require_active(delivery.endpoint)
+            services.delivery_require_settled(delivery)
         services.deliveries_redeliver(Delivery.objects.filter(pk=delivery.pk))
         return Response(DeliverySerializer(self.get_object()).data, status=status.HTTP_202_ACCEPTED)

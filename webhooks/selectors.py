@@ -10,10 +10,14 @@ from .models import WebhookEndpoint
 
 def webhook_endpoints_visible_to(api_key: ApiKey) -> QuerySet[WebhookEndpoint]:
     """A business key sees its business's endpoints; a hub key the hub's and its businesses'."""
-    endpoints = WebhookEndpoint.objects.alive()
     if api_key.business_id is not None:
-        return endpoints.filter(business_id=api_key.business_id, hub__isnull=True)
-    return endpoints.filter(Q(hub_id=api_key.hub_id) | Q(business__hub_id=api_key.hub_id))
+        return webhook_endpoints_of_business(api_key.business_id)
+    return WebhookEndpoint.objects.alive().filter(Q(hub_id=api_key.hub_id) | Q(business__hub_id=api_key.hub_id))
+
+
+def webhook_endpoints_of_business(business_id) -> QuerySet[WebhookEndpoint]:
+    """The endpoints a business manages itself (its key, its portal): not its hub's."""
+    return WebhookEndpoint.objects.alive().filter(business_id=business_id, hub__isnull=True)
 
 
 def webhook_endpoints_for_event(*, business: Business, event_type: str) -> list[WebhookEndpoint]:

@@ -30,12 +30,18 @@ def webhook_endpoint_create(
     """
     if owner.business_id is not None:
         business = owner.business
+    return webhook_endpoint_register(
+        business=business, hub_id=owner.hub_id, url=url, events=events, description=description
+    )
+
+
+def webhook_endpoint_register(
+    *, business: Business | None, hub_id=None, url: str, events: list[str], description: str = ""
+) -> WebhookEndpoint:
+    """Register an endpoint for its owner (a business, a hub, or a hub narrowed to a business),
+    whoever asks: an API key, or a business's portal session. Input validated by the caller."""
     return WebhookEndpoint.objects.create(
-        business=business,
-        hub_id=owner.hub_id,
-        url=url,
-        events=list(events),
-        description=description,
+        business=business, hub_id=hub_id, url=url, events=list(events), description=description
     )
 
 
