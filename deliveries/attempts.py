@@ -33,7 +33,7 @@ from .bulk import bulk_update_rows
 from .concurrency import ClaimScope, Slot
 from .endpoint_health import GONE_STATUS, endpoints_health_record
 from .models import Delivery, DeliveryAttempt, failure_summary
-from .sender import Sender, sender
+from .sender import Sender
 from .sending import Finished, Sending
 from .signing import calendence_signature, standard_webhooks_signature
 
@@ -58,15 +58,6 @@ def retry_delay(attempt_in_series: int) -> float:
 
 def claim_expiry(now: datetime) -> datetime:
     return now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + settings.WEBHOOK_CLAIM_MARGIN_SECONDS)
-
-
-def delivery_attempt(delivery_id: str) -> AttemptOutcome | None:
-    """Make the next attempt of one due delivery and wait for the answer; None if it is not
-    due or another worker holds it. Workers use the batch functions below."""
-    slots = sender()
-    sendings, refused = attempts_begin(slots=slots, delivery_ids=[delivery_id], limit=1)
-    outcomes = refused + attempts_finish(slots.send(sendings))
-    return outcomes[0] if outcomes else None
 
 
 def attempts_begin(

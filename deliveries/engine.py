@@ -14,6 +14,10 @@ few send threads and at most one idle loop, never the worker. A process keeps at
 most one idle loop in any case: the others end when they find nothing to claim. Once
 the worker starts shutting down, no loop claims again.
 
+All of it belongs to a DeliveryEngine: one per worker process, made when the worker
+starts and shut down when it stops (deliveries.tasks), owning the send threads and
+slots (deliveries.sender) and the flag that stops its loops. Tests make their own.
+
 While the database cannot be reached, a loop keeps the answers it could not log and
 tries again every DATABASE_RETRY_SECONDS. Their claims keep every other worker from
 sending those deliveries again, so an outage shorter than WEBHOOK_CLAIM_MARGIN_SECONDS
@@ -21,7 +25,9 @@ re-sends nothing.
 """
 
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -33,7 +39,7 @@ from calendence.errors import DATABASE_UNREACHABLE
 from .attempts import AttemptOutcome, attempts_begin, attempts_finish
 from .dispatch import enqueue_retries, enqueue_wakeup
 from .models import Delivery
-from .sender import Sender, sender, sender_shutdown
+from .sender import Sender
 from .sending import Finished
 
 logger = logging.getLogger(__name__)
@@ -57,39 +63,132 @@ DATABASE_RETRY_SECONDS = 0.5
 # (within docker stop's default 10 s grace).
 SHUTDOWN_DATABASE_WAIT_SECONDS = 5.0
 
-# Set when the worker starts shutting down: loops claim nothing more and end after their
-# batch, instead of claiming for up to LOOP_SECONDS while the worker waits for them.
-_stopping = False
 
+class DeliveryEngine:
+    def __init__(self, *, send_threads: int, linger_seconds: float = LINGER_SECONDS,
+                 wakeup: Callable[[], None] = enqueue_wakeup, idle: Callable[[float], None] = time.sleep):
+        self.sender = Sender(threads=send_threads)
+        self.linger_seconds = linger_seconds
+        self._wakeup = wakeup  # asks Celery for another loop: this one ends, work remains
+        self._idle = idle  # how a lingering loop waits between two looks for work
+        self._stopping = threading.Event()
 
-def deliveries_stop_claiming() -> None:
-    """The worker is shutting down: every loop of this process ends before its next claim."""
-    global _stopping
-    _stopping = True
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
+    def stop_claiming(self) -> None:
+        """The worker is shutting down: every loop ends before its next claim."""
+        self._stopping.set()
 
-def deliveries_work_off() -> int:
-    """Attempt every due delivery this process has room for, batch after batch, the longest
-    due first; returns how many attempts this loop made."""
-    slots = sender()
-    if not slots.needs_collector() and not _anything_due(slots):
-        return 0  # other loops took everything already
-    slots.enter()
-    loop = _Loop(deadline=time.monotonic() + LOOP_SECONDS)
-    try:
-        while not loop.ended:
+    def work_off(self) -> int:
+        """Attempt every due delivery this process has room for, batch after batch, the longest
+        due first; returns how many attempts this loop made."""
+        if not self.sender.needs_collector() and not self._anything_due():
+            return 0  # other loops took everything already
+        self.sender.enter()
+        loop = _Loop(deadline=time.monotonic() + LOOP_SECONDS)
+        try:
+            while not loop.ended:
+                try:
+                    self._work_pass(loop)
+                except DATABASE_UNREACHABLE:
+                    if not self._wait_for_database(until=loop.deadline, stop_with_worker=True) and self.stopping:
+                        loop.ended = True  # the worker's shutdown logs the answers this loop kept
+                if not loop.ended and time.monotonic() >= loop.deadline:
+                    self._wakeup()  # another loop carries on from here
+                    loop.ended = True
+        finally:
+            if not loop.left:
+                self.sender.leave()
+        return loop.attempts
+
+    def shut_down(self) -> int:
+        """At worker shutdown: wait for the attempts in flight and log them (waiting up to
+        SHUTDOWN_DATABASE_WAIT_SECONDS for an unreachable database); returns how many."""
+        self.sender.shutdown()
+        late = self.sender.collect_late()
+        give_up_at = time.monotonic() + SHUTDOWN_DATABASE_WAIT_SECONDS
+        while True:
             try:
-                _work_pass(slots, loop)
+                _log_and_schedule(late)
+                return len(late)
             except DATABASE_UNREACHABLE:
-                if not _wait_for_database(until=loop.deadline, stop_with_worker=True) and _stopping:
-                    loop.ended = True  # the worker's shutdown logs the answers this loop kept
-            if not loop.ended and time.monotonic() >= loop.deadline:
-                enqueue_wakeup()  # another loop carries on from here
-                loop.ended = True
-    finally:
-        if not loop.left:
-            slots.leave()
-    return loop.attempts
+                if not self._wait_for_database(until=give_up_at, stop_with_worker=False):
+                    logger.warning("The database cannot be reached: %d answers are not logged; their deliveries "
+                                   "will be attempted again once their claims run out.", len(late))
+                    return len(late)
+
+    def _work_pass(self, loop: "_Loop") -> None:
+        """Log what came in, claim and send a batch, log it; or, with nothing to claim, end or wait."""
+        self._finish(self.sender.collect_late())
+        if self.stopping:
+            self._wakeup()  # for a worker that stays (or this one, restarted): what is due now
+            loop.ended = True
+            return
+        sendings, refused = attempts_begin(slots=self.sender, limit=settings.WEBHOOK_BATCH_SIZE)
+        loop.attempts += len(sendings)
+        if sendings:
+            self._finish(self.sender.send(sendings, patience=BATCH_PATIENCE_SECONDS))
+        if sendings or refused:
+            loop.last_work = time.monotonic()
+            return
+        lingering = time.monotonic() - loop.last_work < self.linger_seconds
+        if self.sender.leave_if_not_alone() or (not lingering and self.sender.leave_unless_late()):
+            loop.ended = loop.left = True
+            return
+        # Lingering for new work, or waiting for answers only this loop can log.
+        self._wait_for_work(until=min(loop.last_work + self.linger_seconds, loop.deadline) if lingering else loop.deadline)
+
+    def _anything_due(self) -> bool:
+        """Is a delivery due that this process could claim (a free slot for its endpoint)?
+        When the database cannot be reached, yes: a loop must wait for it."""
+        scope = self.sender.claim_scope()
+        if scope.room <= 0:
+            return False
+        try:
+            due = Delivery.objects.claimable(
+                timezone.now(), skip_endpoints=scope.skip_endpoints, only_endpoints=scope.only_endpoints
+            )
+            return due.exists()
+        except DATABASE_UNREACHABLE:
+            return True
+
+    def _wait_for_work(self, *, until: float) -> None:
+        """Sleep until something is due or answers are waiting to be logged, polling every
+        IDLE_POLL_SECONDS up to `until` (monotonic; at least one poll)."""
+        while True:
+            self._idle(IDLE_POLL_SECONDS)
+            if self.stopping or self.sender.has_late() or self._anything_due() or time.monotonic() >= until:
+                return
+
+    def _finish(self, finished: list[Finished]) -> list[AttemptOutcome]:
+        """Log the answers and hand on their retries; answers the database would not take are kept
+        for the next pass (their claims keep anyone else from sending them again meanwhile)."""
+        try:
+            return _log_and_schedule(finished)
+        except DATABASE_UNREACHABLE:
+            self.sender.keep_for_later(finished)
+            raise
+
+    def _wait_for_database(self, *, until: float, stop_with_worker: bool) -> bool:
+        """The database did not answer: try a new connection every DATABASE_RETRY_SECONDS until it
+        does (True), or `until` (monotonic) passes or, if `stop_with_worker`, the worker stops (False)."""
+        lost_at = time.monotonic()
+        logger.warning("The database cannot be reached; trying again every %.1f s.", DATABASE_RETRY_SECONDS)
+        while time.monotonic() < until and not (stop_with_worker and self.stopping):
+            try:
+                connection.close()  # the broken connection; the next query opens a new one
+            except DATABASE_UNREACHABLE:
+                pass
+            time.sleep(DATABASE_RETRY_SECONDS)
+            try:
+                connection.ensure_connection()
+            except DATABASE_UNREACHABLE:
+                continue
+            logger.warning("The database answers again after %.1f s.", time.monotonic() - lost_at)
+            return True
+        return False
 
 
 @dataclass
@@ -101,103 +200,32 @@ class _Loop:
     left: bool = False  # it has already told the sender it is no longer running
 
 
-def _work_pass(slots: Sender, loop: _Loop) -> None:
-    """Log what came in, claim and send a batch, log it; or, with nothing to claim, end or wait."""
-    _finish(slots, slots.collect_late())
-    if _stopping:
-        enqueue_wakeup()  # for a worker that stays (or this one, restarted): what is due now
-        loop.ended = True
-        return
-    sendings, refused = attempts_begin(slots=slots, limit=settings.WEBHOOK_BATCH_SIZE)
-    loop.attempts += len(sendings)
-    if sendings:
-        _finish(slots, slots.send(sendings, patience=BATCH_PATIENCE_SECONDS))
-    if sendings or refused:
-        loop.last_work = time.monotonic()
-        return
-    lingering = time.monotonic() - loop.last_work < LINGER_SECONDS
-    if slots.leave_if_not_alone() or (not lingering and slots.leave_unless_late()):
-        loop.ended = loop.left = True
-        return
-    # Lingering for new work, or waiting for answers only this loop can log.
-    _wait_for_work(slots, until=min(loop.last_work + LINGER_SECONDS, loop.deadline) if lingering else loop.deadline)
-
-
-def deliveries_finish_in_flight() -> int:
-    """At worker shutdown: wait for the attempts in flight, and log them (waiting up to
-    SHUTDOWN_DATABASE_WAIT_SECONDS for an unreachable database). Loops may claim again
-    afterwards (a process that goes on, as in tests), with a new sender."""
-    global _stopping
-    late = sender_shutdown()
-    give_up_at = time.monotonic() + SHUTDOWN_DATABASE_WAIT_SECONDS
-    while True:
-        try:
-            _log_and_schedule(late)
-            break
-        except DATABASE_UNREACHABLE:
-            if not _wait_for_database(until=give_up_at, stop_with_worker=False):
-                logger.warning("The database cannot be reached: %d answers are not logged; their deliveries "
-                               "will be attempted again once their claims run out.", len(late))
-                break
-    _stopping = False
-    return len(late)
-
-
-def _anything_due(slots: Sender) -> bool:
-    """Is a delivery due that this process could claim (a free slot for its endpoint)?
-    When the database cannot be reached, yes: a loop must wait for it."""
-    scope = slots.claim_scope()
-    if scope.room <= 0:
-        return False
-    try:
-        due = Delivery.objects.claimable(
-            timezone.now(), skip_endpoints=scope.skip_endpoints, only_endpoints=scope.only_endpoints
-        )
-        return due.exists()
-    except DATABASE_UNREACHABLE:
-        return True
-
-
-def _wait_for_work(slots: Sender, *, until: float) -> None:
-    """Sleep until something is due or answers are waiting to be logged, polling every
-    IDLE_POLL_SECONDS up to `until` (monotonic; at least one poll)."""
-    while True:
-        time.sleep(IDLE_POLL_SECONDS)
-        if _stopping or slots.has_late() or _anything_due(slots) or time.monotonic() >= until:
-            return
-
-
-def _finish(slots: Sender, finished: list[Finished]) -> list[AttemptOutcome]:
-    """Log the answers and hand on their retries; answers the database would not take are kept
-    for the next pass (their claims keep anyone else from sending them again meanwhile)."""
-    try:
-        return _log_and_schedule(finished)
-    except DATABASE_UNREACHABLE:
-        slots.keep_for_later(finished)
-        raise
-
-
 def _log_and_schedule(finished: list[Finished]) -> list[AttemptOutcome]:
     outcomes = attempts_finish(finished)
     enqueue_retries((outcome.delivery_id, outcome.retry_at) for outcome in outcomes if outcome.retry_at)
     return outcomes
 
 
-def _wait_for_database(*, until: float, stop_with_worker: bool) -> bool:
-    """The database did not answer: try a new connection every DATABASE_RETRY_SECONDS until it
-    does (True), or `until` (monotonic) passes or, if `stop_with_worker`, the worker stops (False)."""
-    lost_at = time.monotonic()
-    logger.warning("The database cannot be reached; trying again every %.1f s.", DATABASE_RETRY_SECONDS)
-    while time.monotonic() < until and not (stop_with_worker and _stopping):
-        try:
-            connection.close()  # the broken connection; the next query opens a new one
-        except DATABASE_UNREACHABLE:
-            pass
-        time.sleep(DATABASE_RETRY_SECONDS)
-        try:
-            connection.ensure_connection()
-        except DATABASE_UNREACHABLE:
-            continue
-        logger.warning("The database answers again after %.1f s.", time.monotonic() - lost_at)
-        return True
-    return False
+# --- The worker process's engine --------------------------------------------------------------------
+
+_process_engine: DeliveryEngine | None = None
+
+
+def process_engine_start() -> DeliveryEngine:
+    """Made when a worker starts (deliveries.tasks); web processes never make one."""
+    global _process_engine
+    _process_engine = DeliveryEngine(send_threads=settings.WEBHOOK_SEND_THREADS)
+    return _process_engine
+
+
+def process_engine() -> DeliveryEngine:
+    if _process_engine is None:
+        raise RuntimeError("No delivery engine runs in this process: only a Celery worker starts one.")
+    return _process_engine
+
+
+def process_engine_stop() -> int:
+    """At worker shutdown: log the attempts in flight; returns how many."""
+    global _process_engine
+    engine, _process_engine = _process_engine, None
+    return engine.shut_down() if engine is not None else 0

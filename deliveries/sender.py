@@ -135,28 +135,3 @@ def _post(sending: Sending) -> transport.AttemptResult:
         allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS,
     )
     return dataclasses.replace(result, queued_ms=queued_ms, answered_at=timezone.now())
-
-
-_sender: Sender | None = None
-_sender_lock = threading.Lock()
-
-
-def sender() -> Sender:
-    """This process's sender, made on first use (web processes never make one)."""
-    global _sender
-    with _sender_lock:
-        if _sender is None:
-            _sender = Sender(threads=settings.WEBHOOK_SEND_THREADS)
-        return _sender
-
-
-def sender_shutdown() -> list[Finished]:
-    """Wait for this process's attempts in flight (each ends by its deadline) and return the
-    answers no loop has logged yet. The next use makes a new sender."""
-    global _sender
-    with _sender_lock:
-        current, _sender = _sender, None
-    if current is None:
-        return []
-    current.shutdown()
-    return current.collect_late()

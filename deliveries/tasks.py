@@ -1,10 +1,10 @@
 """Celery tasks: thin. They take ids, and the services decide everything."""
 
 from celery import shared_task
-from celery.signals import worker_shutdown, worker_shutting_down
+from celery.signals import worker_init, worker_shutdown, worker_shutting_down
 
 from .dispatch import DELIVER_TASK, enqueue
-from .engine import deliveries_finish_in_flight, deliveries_stop_claiming, deliveries_work_off
+from .engine import process_engine, process_engine_start, process_engine_stop
 from .retention import delivery_log_purge, retention_cutoff
 from .services import deliveries_sweep_overdue
 
@@ -15,7 +15,7 @@ from .services import deliveries_sweep_overdue
 def deliver(delivery_ids: list[str]) -> int:
     """Work off the due deliveries: those named (which the message is about, and the logs
     show) and any other. Returns the number of attempts made."""
-    return deliveries_work_off()
+    return process_engine().work_off()
 
 
 @shared_task
@@ -30,13 +30,19 @@ def purge_delivery_log() -> int:
     return delivery_log_purge(older_than=retention_cutoff())
 
 
+@worker_init.connect
+def start_delivery_engine(**_kwargs) -> None:
+    """Every worker, CLI or test, owns one engine: its send threads, slots and stop flag."""
+    process_engine_start()
+
+
 @worker_shutting_down.connect
 def stop_claiming(**_kwargs) -> None:
     """Sent from the worker's signal handler (SIGTERM, Ctrl-C): it only sets a flag."""
-    deliveries_stop_claiming()
+    process_engine().stop_claiming()
 
 
 @worker_shutdown.connect
 def finish_attempts_in_flight(**_kwargs) -> None:
     """A warm shutdown waits for the attempts still in flight and logs them."""
-    deliveries_finish_in_flight()
+    process_engine_stop()

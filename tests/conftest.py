@@ -14,8 +14,9 @@ from rest_framework.test import APIClient
 from bookings import services as booking_services
 from bookings.api_keys import api_key_issue
 from bookings.models import Business, Hub
-from tests.support.receiver import Answer, Receiver
+from deliveries.engine import DeliveryEngine
 from tests.support.browser import chromium_path, skip_or_fail_without_browser
+from tests.support.receiver import Answer, Receiver
 from tests.support.tcp_proxy import TcpProxy
 from webhooks import event_types
 from webhooks.services import webhook_endpoint_create
@@ -134,6 +135,17 @@ def pytest_sessionfinish(session, exitstatus):
     folder = options.get("data_folder_in", "")
     if "test-broker-" in folder:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- The delivery engine, driven from the test ---------------------------------------------------------
+
+@pytest.fixture
+def delivery_engine(db):
+    """A worker's delivery engine of the test's own (no wake-up messages), shut down (its answers
+    in flight logged) after the test, before its database goes."""
+    engine = DeliveryEngine(send_threads=settings.WEBHOOK_SEND_THREADS, wakeup=lambda: None)
+    yield engine
+    engine.shut_down()
 
 
 # --- Pages in a real browser (tests.support.browser) -------------------------------------------------

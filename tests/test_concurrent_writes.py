@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection, connections
 
-from deliveries.attempts import delivery_attempt
+from tests.support.engine import delivery_attempt
 from deliveries.models import Delivery, Event
 from tests.conftest import STARTS_AT
 

@@ -7,7 +7,7 @@ from django.contrib.admin.utils import quote
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from deliveries.attempts import delivery_attempt
+from tests.support.engine import delivery_attempt
 from deliveries.models import Delivery, Event
 from tests.support.receiver import Answer
 from webhooks.models import WebhookEndpoint

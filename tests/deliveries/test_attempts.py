@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from deliveries.attempts import attempts_begin, claim_expiry, delivery_attempt, retry_delay
+from deliveries.attempts import attempts_begin, claim_expiry, retry_delay
+from tests.support.engine import delivery_attempt
 from deliveries.models import Delivery, DeliveryAttempt
 from deliveries.sender import Sender
 from deliveries.services import deliveries_redeliver, deliveries_sweep_overdue

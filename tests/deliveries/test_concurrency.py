@@ -6,9 +6,8 @@ import time
 import pytest
 
 from deliveries.concurrency import SLOW_SECONDS, START_SLOTS, SendSlots
-from deliveries.engine import deliveries_work_off
+from deliveries.engine import DeliveryEngine
 from deliveries.models import DeliveryAttempt
-from deliveries.sender import sender_shutdown
 from tests.support.receiver import Answer
 
 
@@ -19,13 +18,22 @@ def take_all(slots: SendSlots, endpoint_id: str) -> list:
     return taken
 
 
+def grow(slots: SendSlots, endpoint_id: str, *, to: int) -> None:
+    """Quick answers while full, until the endpoint may have `to` attempts in flight at once."""
+    while len(taken := take_all(slots, endpoint_id)) < to:
+        for slot in taken:
+            slots.give_back(slot, answered_in=0.01)
+    for slot in taken:
+        slots.give_back(slot)
+
+
 def hang(slots_in_flight) -> None:
     """As if these attempts had been in flight for longer than SLOW_SECONDS."""
     for slot in slots_in_flight:
         slot.taken_at -= SLOW_SECONDS + 1
 
 
-def test_a_new_endpoint_starts_with_a_few_slots_and_doubles_them_by_answering_quickly_when_full():
+def test_a_new_endpoint_starts_with_one_slot_and_doubles_them_by_answering_quickly_when_full():
     slots = SendSlots(threads=100)
     first = take_all(slots, "a")
     assert len(first) == START_SLOTS and "a" in slots.claim_scope().skip_endpoints
@@ -53,15 +61,16 @@ def test_a_timeout_sends_an_endpoint_back_to_the_start_and_into_the_slow_lane():
 def test_slots_never_exceed_the_endpoint_ceiling(settings):
     settings.WEBHOOK_ENDPOINT_CONCURRENCY = 3
     slots = SendSlots(threads=100)
-    taken = take_all(slots, "a")
+    for _ in range(5):  # quick answers while full, again and again: 1, 2, then 3 and no more
+        taken = take_all(slots, "a")
+        for slot in taken:
+            slots.give_back(slot, answered_in=0.01)
     assert len(taken) == 3
-    for slot in taken:
-        slots.give_back(slot, answered_in=0.01)
-    assert len(take_all(slots, "a")) == 3
 
 
 def test_hanging_attempts_move_to_the_slow_lane_and_free_the_fast_lane_for_others():
     slots = SendSlots(threads=4)
+    grow(slots, "hangs", to=4)  # an endpoint that answered quickly, until it hangs
     hanging = take_all(slots, "hangs")
     assert len(hanging) == 4 and slots.take("answers") is None  # the fast lane is full
     hang(hanging)
@@ -70,7 +79,7 @@ def test_hanging_attempts_move_to_the_slow_lane_and_free_the_fast_lane_for_other
 
     assert all(slot.slow_lane for slot in hanging)
     assert scope.room == 4 and "hangs" in scope.skip_endpoints  # the slow lane is full; the fast one free
-    assert len(take_all(slots, "answers")) == 4
+    assert all(slots.take(f"answers-{n}") for n in range(4))
     assert slots.take("hangs") is None
 
 
@@ -96,6 +105,7 @@ def test_no_slot_is_taken_past_the_capacity():
 def test_with_the_fast_lane_full_a_claim_may_only_take_slow_endpoints_with_room():
     slots = SendSlots(threads=4)
     slots.give_back(slots.take("slow"), answered_in=2.0, timed_out=True)  # known slow, idle now
+    grow(slots, "busy", to=4)
     assert len(take_all(slots, "busy")) == 4  # quick attempts in flight: the fast lane is full
 
     scope = slots.claim_scope()
@@ -106,12 +116,14 @@ def test_with_the_fast_lane_full_a_claim_may_only_take_slow_endpoints_with_room(
 
 def test_a_full_fast_lane_and_no_slow_endpoint_leave_nothing_to_claim():
     slots = SendSlots(threads=4)
+    grow(slots, "busy", to=4)
     assert len(take_all(slots, "busy")) == 4
     assert (slots.claim_scope().room, slots.claim_scope().only_endpoints) == (0, [])
 
 
 def test_one_quick_answer_does_not_make_a_hanging_endpoint_fast():
     slots = SendSlots(threads=4)
+    grow(slots, "flaky", to=4)
     first, *others = take_all(slots, "flaky")
     hang(others)
     slots.claim_scope()  # the others move to the slow lane
@@ -120,17 +132,16 @@ def test_one_quick_answer_does_not_make_a_hanging_endpoint_fast():
 
 
 @pytest.fixture
-def small_sender(settings):
-    """The process's sender made anew with these settings, and again after the test."""
-    settings.WEBHOOK_SEND_THREADS = 4
+def small_engine(settings, db):
+    """An engine with 4 send threads a lane, whose attempts time out after 4 s."""
     settings.WEBHOOK_TIMEOUT_SECONDS = 4
-    sender_shutdown()
-    yield
-    sender_shutdown()
+    engine = DeliveryEngine(send_threads=4, wakeup=lambda: None)
+    yield engine
+    engine.shut_down()
 
 
 def test_deliveries_to_an_endpoint_that_answers_do_not_wait_for_hanging_endpoints_backlogs(
-    small_sender, make_receiver, deliveries_to
+    small_engine, make_receiver, deliveries_to
 ):
     """Three hanging endpoints with six deliveries each: more than both lanes' eight slots."""
     hanging = [make_receiver(Answer(delay=8)) for _ in range(3)]
@@ -138,9 +149,10 @@ def test_deliveries_to_an_endpoint_that_answers_do_not_wait_for_hanging_endpoint
     deliveries_to(*hanging, healthy, bookings=6)
 
     started = time.monotonic()
-    deliveries_work_off()  # until every attempt it made is answered or timed out
+    small_engine.work_off()  # until every attempt it made is answered or timed out
 
     arrivals = [request.at - started for request in healthy.wait_for(6)]
     assert len(arrivals) == 6
     assert max(arrivals) < 4 - 1, arrivals  # well before the hanging attempts' 4 s deadline
-    assert DeliveryAttempt.objects.filter(error="timeout").count() > 4  # more than the fast lane holds
+    timed_out = set(DeliveryAttempt.objects.filter(error="timeout").values_list("delivery__endpoint_id", flat=True))
+    assert len(timed_out) == 3  # every hanging endpoint was attempted meanwhile, and hung

@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from deliveries.attempts import delivery_attempt
+from tests.support.engine import delivery_attempt
 from deliveries.models import Delivery, DeliveryAttempt, Event
 from deliveries.retention import delivery_log_purge
 from deliveries.tasks import purge_delivery_log

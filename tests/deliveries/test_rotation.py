@@ -15,7 +15,7 @@ import time_machine
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bookings import services as booking_services
-from deliveries.attempts import delivery_attempt
+from tests.support.engine import delivery_attempt
 from deliveries.models import Delivery
 from tests.support.receiver import Answer, Receiver
 

@@ -267,33 +267,37 @@ def test_attempt_of_a_killed_worker_is_closed_as_worker_lost_and_completed_by_an
     beat = faults.start_beat(wait=False)
     doomed = faults.start_worker("doomed")
     beat.wait_ready()
-    # The receiver holds every first attempt far beyond the deadline, and answers the others.
-    receiver = make_scripted_receiver(lambda attempt: Answer(200, delay=30) if attempt == 1 else Answer(200))
+    # Each receiver holds its first attempt far beyond the deadline, and answers the others.
+    # Three endpoints: a worker sends a new endpoint one attempt at a time.
+    receivers = [
+        make_scripted_receiver(lambda attempt: Answer(200, delay=30) if attempt == 1 else Answer(200)) for _ in range(3)
+    ]
     api = Api(tenant)
-    webhook = api.register(receiver)
-    for _ in range(3):
-        api.book()
+    webhooks = [api.register(receiver) for receiver in receivers]
+    api.book()
 
-    held = receiver.wait_for(3, timeout=10)
-    assert [copy.headers["X-Calendence-Attempt"] for copy in held] == ["1", "1", "1"]
-    in_flight = DeliveryAttempt.objects.filter(delivery__endpoint_id=webhook["id"], finished_at__isnull=True)
+    for receiver in receivers:
+        [held] = receiver.wait_for(1, timeout=10)
+        assert held.headers["X-Calendence-Attempt"] == "1"
+    in_flight = DeliveryAttempt.objects.filter(finished_at__isnull=True)
     assert in_flight.count() == 3  # three attempts in progress, in the doomed worker's threads
-    claims = dict(Delivery.objects.filter(endpoint_id=webhook["id"]).values_list("id", "claimed_until"))
-    assert all(claims.values())
+    claims = dict(Delivery.objects.values_list("id", "claimed_until"))
+    assert len(claims) == 3 and all(claims.values())
 
     assert doomed.sigkill() == -signal.SIGKILL
     faults.start_worker("rescuer")
 
-    wait_until_settled(webhook, 3, timeout=30)
-    assert_nothing_more_arrives(receiver)
-    log = assert_the_log_tells_the_truth(api, webhook, receiver, events=3)
-    for delivery_id, delivery in log.items():
-        assert outcomes(delivery) == [(1, None, "worker_lost"), (2, 200, None)]
-        lost, done = DeliveryAttempt.objects.filter(delivery_id=delivery_id).order_by("number")
-        # Nobody took the delivery over while the dead worker's claim stood.
-        assert done.started_at >= claims[delivery_id]
-        assert lost.finished_at >= claims[delivery_id]
-        assert lost.duration_ms >= (CLAIM - 0.5) * 1000
+    for webhook, receiver in zip(webhooks, receivers, strict=True):
+        wait_until_settled(webhook, 1, timeout=30)
+        assert_nothing_more_arrives(receiver)
+        log = assert_the_log_tells_the_truth(api, webhook, receiver, events=1)
+        for delivery_id, delivery in log.items():
+            assert outcomes(delivery) == [(1, None, "worker_lost"), (2, 200, None)]
+            lost, done = DeliveryAttempt.objects.filter(delivery_id=delivery_id).order_by("number")
+            # Nobody took the delivery over while the dead worker's claim stood.
+            assert done.started_at >= claims[delivery_id]
+            assert lost.finished_at >= claims[delivery_id]
+            assert lost.duration_ms >= (CLAIM - 0.5) * 1000
 
 
 # --- 4. Two workers racing on the same due deliveries -----------------------------------------------------

@@ -1,6 +1,6 @@
 """The portal in Chromium against a live server and a real receiver: each flow a developer walks.
 
-Deliveries are sent by the engine itself, run from the test (deliveries_work_off) once the page
+Deliveries are sent by the engine itself, run from the test (delivery_engine.work_off) once the page
 has asked for them, exactly as a worker would run it. With SCREENSHOTS_DIR set, the main pages
 are saved there as portal-*.png (the README's come from `SCREENSHOTS_DIR=docs/screenshots`).
 """
@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from deliveries.engine import deliveries_work_off
 from deliveries.models import Delivery
 from portal.links import portal_link_issue
 from tests.support.receiver import Answer
@@ -38,14 +37,19 @@ def open_portal(page, live_server, business) -> None:
     assert page.url == f"{live_server.url}/portal/"  # the token is gone from the address bar
 
 
-def deliver(expected: int) -> None:
-    """Run the engine until `expected` attempts have been made and logged."""
-    made = 0
-    for _ in range(20):
-        made += deliveries_work_off()
-        if made >= expected:
-            return
-    raise AssertionError(f"only {made} of {expected} attempts made")
+@pytest.fixture
+def deliver(delivery_engine):
+    """deliver(n): run the engine until n attempts have been made and logged."""
+
+    def run(expected: int) -> None:
+        made = 0
+        for _ in range(20):
+            made += delivery_engine.work_off()
+            if made >= expected:
+                return
+        raise AssertionError(f"only {made} of {expected} attempts made")
+
+    return run
 
 
 @pytest.fixture
@@ -54,7 +58,9 @@ def one_attempt_each(settings):
     settings.WEBHOOK_MAX_ATTEMPTS = 1
 
 
-def test_add_an_endpoint_send_a_test_and_read_the_exchange(page, live_server, tenant, make_receiver, one_attempt_each):
+def test_add_an_endpoint_send_a_test_and_read_the_exchange(
+    page, live_server, tenant, make_receiver, one_attempt_each, deliver
+):
     receiver = make_receiver(Answer(status=200, body=b'{"received": true}', headers={"X-Receiver": "demo"}))
     open_portal(page, live_server, tenant.business)
     snap(page, "empty")
@@ -82,7 +88,7 @@ def test_add_an_endpoint_send_a_test_and_read_the_exchange(page, live_server, te
     snap(page, "delivery")
 
 
-def test_a_failing_receiver_redeliver_and_recover(page, live_server, tenant, make_receiver, one_attempt_each):
+def test_a_failing_receiver_redeliver_and_recover(page, live_server, tenant, make_receiver, one_attempt_each, deliver):
     receiver = make_receiver(Answer(status=500, body=SCRIPT.encode(), headers={"X-Html": "<b>bold</b>"}))
     endpoint = webhook_endpoint_create(owner=tenant.api_key, url=receiver.url, events=["*"])
     dialogs = []
@@ -218,7 +224,7 @@ def test_keyboard_alone_reaches_and_submits_the_add_form(page, live_server, tena
     assert WebhookEndpoint.objects.get().url == "https://hooks.example.com/keyboard"
 
 
-def test_nothing_overflows_a_375_px_phone(browser, live_server, tenant, make_receiver, one_attempt_each):
+def test_nothing_overflows_a_375_px_phone(browser, live_server, tenant, make_receiver, one_attempt_each, deliver):
     receiver = make_receiver(Answer(status=500, body=b"x" * 3000, headers={"X-Long": "y" * 300}))
     endpoint = webhook_endpoint_create(
         owner=tenant.api_key, url=receiver.url + "/a-rather-long-path/that-goes-on-and-on?with=query&and=more",
