@@ -30,12 +30,17 @@ def webhook_endpoint_create(
     """
     if owner.business_id is not None:
         business = owner.business
+    return webhook_endpoint_register(
+        business=business, hub_id=owner.hub_id, url=url, events=events, description=description
+    )
+
+
+def webhook_endpoint_register(
+    *, business: Business | None, hub_id, url: str, events: list[str], description: str = ""
+) -> WebhookEndpoint:
+    """Register an endpoint for its owner (the admin names the owner; the API derives it from the key)."""
     return WebhookEndpoint.objects.create(
-        business=business,
-        hub_id=owner.hub_id,
-        url=url,
-        events=list(events),
-        description=description,
+        business=business, hub_id=hub_id, url=url, events=list(events), description=description
     )
 
 
@@ -46,7 +51,9 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookE
     including an automatic one ("gone", "failing").
     """
     if "is_active" in changes and changes["is_active"] != endpoint.is_active:
-        endpoint.disabled_reason = None if changes["is_active"] else WebhookEndpoint.DisabledReason.MANUAL
+        enabling = changes["is_active"]
+        endpoint.disabled_reason = None if enabling else WebhookEndpoint.DisabledReason.MANUAL
+        endpoint.disabled_at = None if enabling else timezone.now()
     for field, value in changes.items():
         setattr(endpoint, field, value)
     endpoint.save()
@@ -55,8 +62,9 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookE
 
 def webhook_endpoint_disable(*, endpoint: WebhookEndpoint, reason: str) -> None:
     """Stop deliveries to the endpoint until someone enables it again."""
+    now = timezone.now()
     WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(
-        is_active=False, disabled_reason=reason, updated_at=timezone.now()
+        is_active=False, disabled_reason=reason, disabled_at=now, updated_at=now
     )
 
 
@@ -75,8 +83,10 @@ def webhook_endpoint_rotate_secret(
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     """Stop all delivery to the endpoint; its delivery log stays for the operators."""
     endpoint.deleted_at = timezone.now()
+    if endpoint.is_active:
+        endpoint.disabled_at = endpoint.deleted_at
     endpoint.is_active = False
-    endpoint.save(update_fields=["deleted_at", "is_active", "updated_at"])
+    endpoint.save(update_fields=["deleted_at", "is_active", "disabled_at", "updated_at"])
 
 
 def webhook_secrets_reencrypt() -> int:
