@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "bookings",
     "webhooks",
     "deliveries",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +178,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# Times to the second with their time zone, in the console and every page (calendence/formats/en).
+FORMAT_MODULE_PATH = ["calendence.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

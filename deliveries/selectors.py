@@ -72,10 +72,16 @@ def _health(row: dict, failure: DeliveryAttempt | None) -> EndpointHealth:
 
 def webhook_endpoint_hourly(endpoint_id, *, since: datetime, until: datetime) -> list[dict]:
     """Settled deliveries created in [since, until) by hour of creation: every hour, empty ones included."""
+    return deliveries_hourly(Delivery.objects.filter(endpoint_id=endpoint_id), since=since, until=until)
+
+
+def deliveries_hourly(deliveries: QuerySet[Delivery], *, since: datetime, until: datetime) -> list[dict]:
+    """[{"start", "succeeded", "failed"}]: `deliveries` settled, created in [since, until), by hour, in one query."""
     counted = (
-        Delivery.objects.filter(endpoint_id=endpoint_id, created_at__gte=since, created_at__lt=until)
+        deliveries.filter(created_at__gte=since, created_at__lt=until)
         .exclude(status=Delivery.Status.PENDING)
         .annotate(hour=TruncHour("created_at"))
+        .order_by()
         .values("hour", "status")
         .annotate(count=Count("pk"))
     )
