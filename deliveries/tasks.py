@@ -1,5 +1,7 @@
 """Celery tasks: thin. They take ids, and the services decide everything."""
 
+import logging
+
 from celery import shared_task
 from celery.signals import worker_shutdown, worker_shutting_down
 from django.conf import settings
@@ -8,6 +10,8 @@ from .dispatch import enqueue
 from .engine import deliveries_finish_in_flight, deliveries_stop_claiming, deliveries_work_off
 from .retention import delivery_log_purge, retention_cutoff
 from .services import deliveries_sweep_overdue
+
+logger = logging.getLogger(__name__)
 
 # The transport's own deadline ends every attempt, and a loop gives its thread back
 # after engine.LOOP_SECONDS; this limit is the backstop (enforced by the prefork pool).
@@ -23,8 +27,12 @@ def deliver(delivery_ids: list[str]) -> int:
 
 @shared_task
 def sweep_due_deliveries() -> int:
-    """Hand to Celery every delivery that is overdue and unclaimed (run by beat)."""
-    return enqueue(deliveries_sweep_overdue())
+    """Hand to Celery every delivery that is overdue and unclaimed (run by beat). Silent when
+    there is none (calendence.log_filters); a sweep that finds some means messages were lost."""
+    overdue = deliveries_sweep_overdue()
+    if overdue:
+        logger.warning("Found %d overdue deliveries with no worker on them; handing them to the workers again.", len(overdue))
+    return enqueue(overdue)
 
 
 @shared_task
