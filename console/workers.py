@@ -7,7 +7,9 @@ none). A worker busy past the timeout can miss it, so the overview says "answere
 
 from dataclasses import dataclass
 
-from calendence.celery import app
+from celery import Celery
+
+from calendence.celery import app as calendence_app
 
 PING_TIMEOUT_SECONDS = 0.5
 
@@ -18,7 +20,8 @@ class WorkerPing:
     broker_error: str | None = None
 
 
-def workers_ping(timeout: float = PING_TIMEOUT_SECONDS) -> WorkerPing:
+def workers_ping(*, app: Celery = calendence_app, timeout: float = PING_TIMEOUT_SECONDS) -> WorkerPing:
+    """The workers that answer a ping on `app`'s broker within `timeout` seconds."""
     try:
         with app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=timeout)

@@ -122,7 +122,7 @@ def log_failed_for_good(delivery: Delivery, error: str) -> None:
     """One line per delivery that will not be attempted again, once that is committed."""
     event, endpoint = delivery.event, delivery.endpoint
     logger.warning(
-        "Delivery %s failed for good after %d attempts: event %s (%s) of business %s to endpoint %s (%s); "
+        "Delivery %s failed for good (attempts: %d): event %s (%s) of business %s to endpoint %s (%s); "
         "last error: %s",
         delivery.pk, delivery.attempt_count, event.pk, event.type, event.business_id or "none (a hub test event)",
         endpoint.pk, endpoint.url, error,

@@ -86,6 +86,6 @@ def test_the_business_page_lists_its_endpoints_with_health_and_links_to_its_deli
 
 def test_the_delivery_list_shows_status_business_endpoint_last_error_and_created(admin_client, failing):
     page = admin_client.get("/admin/deliveries/delivery/").content.decode()
-    for column in ("column-status", "column-business", "column-endpoint", "column-last_error_short", "column-created_at"):
+    for column in ("column-status", "column-business", "column-endpoint_url", "column-last_error_short", "column-created_at"):
         assert column in page
     assert Delivery.objects.get().last_error.startswith("HTTP 500")

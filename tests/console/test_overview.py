@@ -5,6 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from celery import Celery
+
+from console.workers import WorkerPing, workers_ping
 from deliveries.metrics import deliveries_due_unsent
 from deliveries.models import Delivery
 
@@ -38,6 +41,29 @@ def test_the_backlog_is_the_number_metrics_has(admin_client, failing):
     assert "calendence_deliveries_due_unsent 1.0" in metrics
 
 
-def test_no_worker_answering_is_said_plainly(admin_client):
+def test_the_workers_section_names_those_that_answered_or_says_none_did(admin_client):
     page = admin_client.get(OVERVIEW).content.decode()
-    assert "No worker answered." in page or "The broker cannot be reached" in page
+    ping = workers_ping()
+    if ping.answered:  # a Redis shared with running workers
+        assert all(name in page for name in ping.answered)
+    else:
+        assert "No worker answered." in page or "The broker cannot be reached" in page
+
+
+@pytest.fixture
+def own_broker_url(monkeypatch):
+    """Celery prefers CELERY_BROKER_URL from the environment to an app's own broker."""
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+
+
+def test_a_broker_no_worker_listens_on_has_no_worker_answering(tmp_path, own_broker_url):
+    quiet = Celery(broker="filesystem://localhost//", broker_transport_options={
+        "data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path), "control_folder": str(tmp_path),
+    })
+    assert workers_ping(app=quiet, timeout=0.2) == WorkerPing(answered=[])
+
+
+def test_an_unreachable_broker_is_reported_not_raised(own_broker_url):
+    unreachable = Celery(broker="redis://127.0.0.1:1/0")
+    ping = workers_ping(app=unreachable, timeout=0.2)
+    assert ping.answered == [] and ping.broker_error

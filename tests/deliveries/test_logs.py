@@ -38,7 +38,7 @@ def test_a_delivery_that_fails_for_good_logs_one_line_saying_what_and_why(delive
         delivery_attempt(delivery.id)
     [line] = failed_for_good_lines(caplog)
     endpoint = delivery.endpoint
-    assert f"Delivery {delivery.id} failed for good after 2 attempts" in line
+    assert f"Delivery {delivery.id} failed for good (attempts: 2)" in line
     assert f"of business {tenant.business.pk}" in line and f"to endpoint {endpoint.pk} ({endpoint.url})" in line
     assert line.endswith("last error: HTTP 500")
 
