@@ -14,10 +14,9 @@ from django.contrib.admin.views.main import ChangeList
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
 from bookings.admin import BusinessAdmin

@@ -1,6 +1,5 @@
 """Endpoint health in the list and on the page, from the stats API's selectors, in a fixed number of queries."""
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -39,7 +38,7 @@ def test_a_disabled_endpoint_shows_its_reason_and_since_when(admin_client, faili
         assert f"since {timezone.localtime(failing.endpoint.disabled_at):%Y-%m-%d %H:%M:%S} UTC" in page
 
 
-def test_the_change_page_shows_health(admin_client, failing, make_receiver, make_endpoint, tenant, deliver):
+def test_the_change_page_shows_health(admin_client, failing):
     page = admin_client.get(change_url(failing.endpoint)).content.decode()
     for label in ("Success rate (24 h)", "Deliveries (24 h)", "Last success", "Last failure", "HTTP 500"):
         assert label in page

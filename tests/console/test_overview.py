@@ -3,9 +3,8 @@
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
-
 from celery import Celery
+from django.utils import timezone
 
 from console.workers import WorkerPing, workers_ping
 from deliveries.metrics import deliveries_due_unsent
@@ -32,7 +31,7 @@ def test_the_overview_charts_the_hours_and_lists_the_failing_endpoint(admin_clie
 
 def test_the_backlog_is_the_number_metrics_has(admin_client, failing):
     Delivery.objects.filter(pk=failing.pk).update(status="pending", next_attempt_at=timezone.now() - timedelta(minutes=2))
-    count, oldest = deliveries_due_unsent(timezone.now())
+    count, _oldest = deliveries_due_unsent(timezone.now())
     page = admin_client.get(OVERVIEW).content.decode()
     assert count == 1
     assert "<td><strong>1</strong></td>" in page
