@@ -13,7 +13,8 @@ class HubAdmin(admin.ModelAdmin):
 class BusinessAdmin(admin.ModelAdmin):
     list_display = ["name", "plan", "hub", "created_at"]
     list_filter = ["plan"]
-    search_fields = ["name", "id"]
+    search_fields = ["name", "=id"]
+    ordering = ["name"]  # a stable order for the list and the autocomplete pickers
 
 
 @admin.register(ApiKey)

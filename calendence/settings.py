@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "webhooks",
     "deliveries",
     "portal",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -185,6 +186,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# Times to the second with their time zone, in the console and every page (calendence/formats/en).
+FORMAT_MODULE_PATH = ["calendence.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -199,9 +202,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"quiet_routine_tasks": {"()": "calendence.log_filters.QuietRoutineTasks"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # No lines for a sweep that found nothing (every WEBHOOK_SWEEP_INTERVAL_SECONDS).
+        **{name: {"filters": ["quiet_routine_tasks"]} for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")},
         # Failed admin logins and lockouts are warnings; axes' start banner and successes are noise.
         "axes": {"level": "WARNING"},
     },
@@ -270,7 +276,8 @@ if PORTAL_FRAME_ANCESTORS:
 
 # --- Celery ---------------------------------------------------------------------
 # Read by calendence/celery.py through the CELERY_ namespace.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
+# With its host named: a bare "filesystem://" makes kombu warn "No hostname was supplied" at each connection.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://localhost//"
 CELERY_BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_DIR.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,8 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+from console.views import overview
+
 from . import errors, health
 
 api_v1 = [
@@ -19,6 +21,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # The console's overview, inside the admin (its login, its look); linked from the admin index.
+    path("admin/overview/", admin.site.admin_view(overview), name="console-overview"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("portal/", include("portal.urls")),

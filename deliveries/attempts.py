@@ -79,14 +79,29 @@ def attempts_begin(
             refused, sendable = [], []
             for delivery in candidates:
                 if refusal := _refusal(delivery):
-                    refused.append(_refuse(delivery, refusal, now))
+                    refused.append((delivery, refusal))
+                    _refuse(delivery, refusal, now)
                 elif slot := slots.take_slot(delivery.endpoint_id):
                     taken.append(slot)
                     sendable.append((delivery, slot))
-            return _attempts_open(sendable, now), refused
+            sendings = _attempts_open(sendable, now)
     except BaseException:
         slots.give_back(taken)
         raise
+    for delivery, refusal in refused:
+        log_failed_for_good(delivery, refusal)
+    return sendings, [AttemptOutcome(delivery.pk, Delivery.Status.FAILED, None) for delivery, _refusal in refused]
+
+
+def log_failed_for_good(delivery: Delivery, error: str) -> None:
+    """One line per delivery that will not be attempted again, once that is committed."""
+    event, endpoint = delivery.event, delivery.endpoint
+    logger.warning(
+        "Delivery %s failed for good (attempts: %d): event %s (%s) of business %s to endpoint %s (%s); "
+        "last error: %s",
+        delivery.pk, delivery.attempt_count, event.pk, event.type, event.business_id or "none (a hub test event)",
+        endpoint.pk, endpoint.url, error,
+    )
 
 
 def attempts_finish(finished: list[Finished]) -> list[AttemptOutcome]:
@@ -145,6 +160,9 @@ def _log(finished: list[Finished]) -> list[AttemptOutcome]:
             for (sending, result), outcome in zip(finished, outcomes)
             if not result.succeeded
         )
+    for (sending, result), outcome in zip(finished, outcomes):
+        if outcome.status == Delivery.Status.FAILED:
+            log_failed_for_good(sending.delivery, _summary(result))
     return outcomes
 
 
@@ -193,7 +211,7 @@ def close_interrupted_attempts(deliveries: list[Delivery], now: datetime) -> int
 # the sending itself. The engine's query-count test fails if one is read lazily.
 CLAIMED_COLUMNS = (
     "id", "status", "attempt_count", "series_start", "claimed_until",
-    "event", "event__type", "event__body",
+    "event", "event__type", "event__body", "event__business",
     "endpoint", "endpoint__url", "endpoint__secret", "endpoint__previous_secret",
     "endpoint__previous_secret_expires_at", "endpoint__is_active", "endpoint__deleted_at",
 )
@@ -220,13 +238,12 @@ def _refusal(delivery: Delivery) -> str | None:
     return None
 
 
-def _refuse(delivery: Delivery, reason: str, now: datetime) -> AttemptOutcome:
+def _refuse(delivery: Delivery, reason: str, now: datetime) -> None:
     """Fail a delivery this transaction holds locked, without an attempt."""
     Delivery.objects.filter(pk=delivery.pk).update(
         status=Delivery.Status.FAILED, next_attempt_at=None, completed_at=now, claimed_until=None,
         last_error=reason, updated_at=now,
     )
-    return AttemptOutcome(delivery.id, Delivery.Status.FAILED, None)
 
 
 def _attempts_open(sendable: list[tuple[Delivery, Slot]], now: datetime) -> list[Sending]:

@@ -77,26 +77,39 @@ def webhook_endpoint_hourly(endpoint_id, *, since: datetime, until: datetime) ->
 
 def webhook_endpoints_hourly(endpoint_ids, *, since: datetime, until: datetime) -> dict:
     """{endpoint id: webhook_endpoint_hourly's list} for many endpoints in one query."""
-    counted = (
-        Delivery.objects.filter(endpoint_id__in=endpoint_ids, created_at__gte=since, created_at__lt=until)
+    counted = _settled_by_hour(Delivery.objects.filter(endpoint_id__in=endpoint_ids), since, until, "endpoint_id")
+    by_hour = {(row["endpoint_id"], row["hour"], row["status"]): row["count"] for row in counted}
+    return {
+        endpoint_id: _every_hour(since, until, lambda hour, status, e=endpoint_id: by_hour.get((e, hour, status), 0))
+        for endpoint_id in endpoint_ids
+    }
+
+
+def deliveries_hourly(deliveries: QuerySet[Delivery], *, since: datetime, until: datetime) -> list[dict]:
+    """[{"start", "succeeded", "failed"}]: `deliveries` settled, created in [since, until), by hour, in one query."""
+    by_hour = {(row["hour"], row["status"]): row["count"] for row in _settled_by_hour(deliveries, since, until)}
+    return _every_hour(since, until, lambda hour, status: by_hour.get((hour, status), 0))
+
+
+def _settled_by_hour(deliveries: QuerySet[Delivery], since: datetime, until: datetime, *group_by: str):
+    return (
+        deliveries.filter(created_at__gte=since, created_at__lt=until)
         .exclude(status=Delivery.Status.PENDING)
         .annotate(hour=TruncHour("created_at"))
-        .values("endpoint_id", "hour", "status")
+        .order_by()
+        .values(*group_by, "hour", "status")
         .annotate(count=Count("pk"))
     )
-    by_hour = {(row["endpoint_id"], row["hour"], row["status"]): row["count"] for row in counted}
+
+
+def _every_hour(since: datetime, until: datetime, count) -> list[dict]:
+    """Each hour from since's to until, with count(hour, status) for succeeded and failed."""
     hours = []
     start = since.replace(minute=0, second=0, microsecond=0)
     while start < until:
-        hours.append(start)
+        hours.append({"start": start, **{status: count(start, status) for status in ("succeeded", "failed")}})
         start += timedelta(hours=1)
-    return {
-        endpoint_id: [
-            {"start": hour, **{status: by_hour.get((endpoint_id, hour, status), 0) for status in ("succeeded", "failed")}}
-            for hour in hours
-        ]
-        for endpoint_id in endpoint_ids
-    }
+    return hours
 
 
 def deliveries_failed_since(endpoint: WebhookEndpoint, *, since: datetime) -> QuerySet[Delivery]:

@@ -93,10 +93,16 @@ def deliveries_create(*, event: Event, endpoints, due_at: datetime) -> list[Deli
     return deliveries
 
 
-@transaction.atomic
 def deliveries_redeliver(deliveries: QuerySet[Delivery]) -> int:
     """A fresh series of attempts for each settled delivery: same event, same delivery id,
-    attempt numbers continuing. Pending ones are left as they are (already on their way)."""
+    attempt numbers continuing. Pending ones are left as they are (already on their way).
+    Returns how many were redelivered."""
+    return len(deliveries_redeliver_ids(deliveries))
+
+
+@transaction.atomic
+def deliveries_redeliver_ids(deliveries: QuerySet[Delivery]) -> list[str]:
+    """As deliveries_redeliver, returning the ids of the deliveries redelivered."""
     ids = list(deliveries.exclude(status=Delivery.Status.PENDING).select_for_update().values_list("id", flat=True))
     Delivery.objects.filter(id__in=ids).update(
         status=Delivery.Status.PENDING,
@@ -106,7 +112,7 @@ def deliveries_redeliver(deliveries: QuerySet[Delivery]) -> int:
         updated_at=timezone.now(),
     )
     enqueue_after_commit(ids)
-    return len(ids)
+    return ids
 
 
 def deliveries_recover(*, endpoint: WebhookEndpoint, since: datetime) -> int:

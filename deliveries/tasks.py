@@ -1,5 +1,7 @@
 """Celery tasks: thin. They take ids, and the services decide everything."""
 
+import logging
+
 from celery import shared_task
 from celery.signals import worker_init, worker_shutdown, worker_shutting_down
 
@@ -7,6 +9,9 @@ from .dispatch import DELIVER_TASK, enqueue
 from .engine import process_engine, process_engine_start, process_engine_stop
 from .retention import delivery_log_purge, retention_cutoff
 from .services import deliveries_sweep_overdue
+
+logger = logging.getLogger(__name__)
+
 
 # No Celery time limit: the threads pool the workers run cannot enforce one. The guards are
 # the engine's own: every attempt ends by its transport deadline, and a loop gives its
@@ -20,8 +25,12 @@ def deliver(delivery_ids: list[str]) -> int:
 
 @shared_task
 def sweep_due_deliveries() -> int:
-    """Hand to Celery every delivery that is overdue and unclaimed (run by beat)."""
-    return enqueue(deliveries_sweep_overdue())
+    """Hand to Celery every delivery that is overdue and unclaimed (run by beat). Silent when
+    there is none (calendence.log_filters); a sweep that finds some means messages were lost."""
+    overdue = deliveries_sweep_overdue()
+    if overdue:
+        logger.warning("Found %d overdue deliveries with no worker on them; handing them to the workers again.", len(overdue))
+    return enqueue(overdue)
 
 
 @shared_task

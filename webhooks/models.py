@@ -60,6 +60,8 @@ class WebhookEndpoint(models.Model):
     disabled_reason = models.CharField(
         max_length=20, choices=DisabledReason.choices, null=True, blank=True
     )
+    # When it stopped getting deliveries (set with disabled_reason, cleared on enabling).
+    disabled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)

@@ -52,7 +52,9 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookE
     including an automatic one ("gone", "failing").
     """
     if "is_active" in changes and changes["is_active"] != endpoint.is_active:
-        endpoint.disabled_reason = None if changes["is_active"] else WebhookEndpoint.DisabledReason.MANUAL
+        enabling = changes["is_active"]
+        endpoint.disabled_reason = None if enabling else WebhookEndpoint.DisabledReason.MANUAL
+        endpoint.disabled_at = None if enabling else timezone.now()
     for field, value in changes.items():
         setattr(endpoint, field, value)
     endpoint.save()
@@ -61,8 +63,9 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookE
 
 def webhook_endpoint_disable(*, endpoint: WebhookEndpoint, reason: str) -> None:
     """Stop deliveries to the endpoint until someone enables it again."""
+    now = timezone.now()
     WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(
-        is_active=False, disabled_reason=reason, updated_at=timezone.now()
+        is_active=False, disabled_reason=reason, disabled_at=now, updated_at=now
     )
 
 
@@ -81,8 +84,10 @@ def webhook_endpoint_rotate_secret(
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     """Stop all delivery to the endpoint; its delivery log stays for the operators."""
     endpoint.deleted_at = timezone.now()
+    if endpoint.is_active:
+        endpoint.disabled_at = endpoint.deleted_at
     endpoint.is_active = False
-    endpoint.save(update_fields=["deleted_at", "is_active", "updated_at"])
+    endpoint.save(update_fields=["deleted_at", "is_active", "disabled_at", "updated_at"])
 
 
 def webhook_secrets_reencrypt() -> int:

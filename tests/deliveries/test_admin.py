@@ -42,7 +42,7 @@ def test_delivery_list_filters_by_status_event_type_and_endpoint(admin_client, l
     assert logged_delivery.id in admin_client.get(url, {"event__type": "booking.created"}).content.decode()
     assert logged_delivery.id not in admin_client.get(url, {"event__type": "booking.cancelled"}).content.decode()
     endpoint_id = logged_delivery.endpoint_id
-    assert logged_delivery.id in admin_client.get(url, {"endpoint__id__exact": endpoint_id}).content.decode()
+    assert logged_delivery.id in admin_client.get(url, {"endpoint": endpoint_id}).content.decode()
 
 
 def test_delivery_search_by_event_id(admin_client, logged_delivery, tenant, make_booking, django_capture_on_commit_callbacks):
@@ -118,13 +118,8 @@ def test_endpoint_actions_disable_and_enable(admin_client, logged_delivery):
     assert (endpoint.is_active, endpoint.disabled_reason) == (True, None)
 
 
-def test_endpoint_page_counts_deliveries_by_status(admin_client, logged_delivery):
-    page = admin_client.get(f"/admin/webhooks/webhookendpoint/{logged_delivery.endpoint_id}/change/").content.decode()
-    assert "pending: 1, succeeded: 0, failed: 0" in page
-
-
 def test_an_endpoint_added_in_the_admin_gets_its_own_signing_secret(admin_client, tenant):
-    form = {"business": tenant.business.pk, "url": "https://hooks.example.com/in", "events": '["*"]',
+    form = {"business": tenant.business.pk, "url": "https://hooks.example.com/in", "events": ["*"],
             "description": "", "is_active": "on", "disabled_reason": ""}
 
     add_page = admin_client.get(reverse("admin:webhooks_webhookendpoint_add")).content.decode()
@@ -141,7 +136,7 @@ def test_an_endpoint_added_in_the_admin_gets_its_own_signing_secret(admin_client
 
 
 def test_an_endpoint_added_in_the_admin_is_stored_with_its_host_in_punycode(admin_client, tenant):
-    form = {"business": tenant.business.pk, "url": "https://bücher.example/in", "events": '["*"]',
+    form = {"business": tenant.business.pk, "url": "https://bücher.example/in", "events": ["*"],
             "description": "", "is_active": "on", "disabled_reason": ""}
 
     response = admin_client.post(reverse("admin:webhooks_webhookendpoint_add"), form)

@@ -48,7 +48,7 @@ def test_change_page_shows_neither_secret_but_offers_the_reveal(admin_client, ro
 
 
 def test_saving_the_change_page_keeps_both_secrets(admin_client, rotated_endpoint):
-    data = {"business": rotated_endpoint.business_id, "url": rotated_endpoint.url, "events": '["*"]',
+    data = {"business": rotated_endpoint.business_id, "url": rotated_endpoint.url, "events": ["*"],
             "description": "edited", "is_active": "on"}
     response = admin_client.post(change_url(rotated_endpoint), data)
     assert response.status_code == 302, response.content.decode()

@@ -47,7 +47,8 @@ def test_plaintext_secrets_are_encrypted_and_read_back_in_clear(schema_at_0003):
     rows = raw_rows()
     assert not any("whsec_" in value for row in rows for value in row)
     assert rows[1][1] == ""  # no previous secret stays empty
-    endpoint = WebhookEndpoint.objects.get(url="https://a.example/hook")
+    # Only the columns 0004 knows (later migrations are not applied here).
+    endpoint = WebhookEndpoint.objects.only("secret", "previous_secret").get(url="https://a.example/hook")
     assert (endpoint.secret, endpoint.previous_secret) == (PLAIN_SECRET, PLAIN_PREVIOUS)
 
     migrate(BEFORE)  # and back: the secrets in clear again

@@ -1,0 +1,18 @@
+'use strict';
+// The console's list filters: choosing an object in an autocomplete filter reloads the list
+// with it (and back to the first page), as a click on any other filter does.
+{
+    const $ = django.jQuery;
+    $(function() {
+        $('select[data-filter-parameter]').on('change', function() {
+            const query = new URLSearchParams(window.location.search);
+            query.delete('p');
+            if (this.value) {
+                query.set(this.dataset.filterParameter, this.value);
+            } else {
+                query.delete(this.dataset.filterParameter);
+            }
+            window.location.search = query.toString();
+        });
+    });
+}
