@@ -19,7 +19,7 @@ COMPOSE_PATH = PROJECT_DIR / "docker-compose.yml"
 # Logs, the beat schedule, the embedded broker and SQLite file of the latest run (var/ is ignored by git).
 WORK_DIR = PROJECT_DIR / "var" / "bench"
 
-SCENARIOS = ("sender", "throughput", "fanout", "paced", "isolation", "api")
+SCENARIOS = ("sender", "throughput", "fanout", "paced", "isolation", "api", "portal")
 DELIVERY_SCENARIOS = ("throughput", "fanout", "paced", "isolation", "soak")
 
 
@@ -42,6 +42,9 @@ class Size:
     api_requests_per_operation: int
     sender_requests: int
     soak_events: int  # x fanout_endpoints deliveries (--soak)
+    portal_endpoints: int  # of one business, the first of them the busy one
+    portal_deliveries: int  # fixture rows, with their events and attempts
+    portal_requests: int  # per page, after one warm-up request
 
 
 SIZES = {
@@ -50,7 +53,7 @@ SIZES = {
         paced_rate=200, paced_seconds=30, isolation_events=200, isolation_endpoints=10,
         slow_seconds=5, hanging_events=30, hanging_endpoints=100, hanging_count=10, hanging_seconds=30,
         api_clients=20, api_requests_per_operation=2000, sender_requests=10000,
-        soak_events=1000,
+        soak_events=1000, portal_endpoints=200, portal_deliveries=100_000, portal_requests=50,
     ),
     # A handful of deliveries per scenario: keeps the code working (make test), measures nothing.
     "tiny": Size(
@@ -58,7 +61,7 @@ SIZES = {
         paced_rate=10, paced_seconds=1, isolation_events=2, isolation_endpoints=10,
         slow_seconds=1, hanging_events=2, hanging_endpoints=10, hanging_count=2, hanging_seconds=2,
         api_clients=3, api_requests_per_operation=9, sender_requests=40,
-        soak_events=3,
+        soak_events=3, portal_endpoints=5, portal_deliveries=300, portal_requests=3,
     ),
 }
 
@@ -74,6 +77,10 @@ TARGETS = {
     "isolation_hanging_p99_ms": {"target": 1000, "direction": "<=", "label": "10 of 100 hanging: healthy p99 (ms)"},
     "api_register_p99_ms": {"target": 50, "direction": "<=", "label": "API register p99 (ms)"},
     "api_list_p99_ms": {"target": 50, "direction": "<=", "label": "API list p99 (ms)"},
+    "portal_stats_p99_ms": {"target": 250, "direction": "<=", "label": "stats API p99, busy business (ms)"},
+    "portal_endpoints_p99_ms": {"target": 250, "direction": "<=", "label": "portal endpoints list p99 (ms)"},
+    "portal_log_p99_ms": {"target": 250, "direction": "<=", "label": "portal delivery log p99 (ms)"},
+    "portal_delivery_p99_ms": {"target": 250, "direction": "<=", "label": "portal one delivery p99 (ms)"},
     "soak_rss_growth": {"target": 0.10, "direction": "<=", "label": "worker RSS growth (soak)"},
 }
 

@@ -43,6 +43,9 @@ HEADLINES = {
                             "isolation_hanging_p99_ms": r["hanging"]["healthy_latency"]["p99_ms"]},
     "api": lambda r: {f"api_{op}_{k}": r[op][key] for op in ("register", "list", "get")
                       for k, key in (("per_s", "requests_per_s"), ("p50_ms", "p50_ms"), ("p99_ms", "p99_ms"))},
+    "portal": lambda r: {f"portal_{page}_{k}_ms": r["pages"][page][f"{k}_ms"]
+                         for page in ("stats", "endpoints", "endpoint", "log", "log_filtered", "delivery")
+                         for k in ("p50", "p99")},
     "soak": lambda r: {"soak_rss_growth": r["rss_growth_max"], "soak_per_s": r["deliveries_per_s"]},
 }
 # Delivery rates read as a fraction of the sender limit measured in the same run.

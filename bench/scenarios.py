@@ -257,6 +257,38 @@ def _gunicorn_workers() -> int | None:
     return int(command[command.index("--workers") + 1]) if "--workers" in command else None
 
 
+# --- 7. The portal and the stats call, on a busy business ---------------------------------------
+
+def portal(h) -> dict:
+    """portal_endpoints endpoints and portal_deliveries deliveries of one business (fixture rows), then
+    the stats call and the portal's read pages timed against gunicorn, and their queries' plans."""
+    from bench.harness import business_key
+    from bench.portaldata import make_delivery_log
+    from bench.portalload import page_paths, portal_client, queries_and_plans, time_pages
+
+    size = h.size
+    business, endpoint_ids = h.tenant(size.portal_endpoints)
+    began = time.time()
+    fixture = make_delivery_log(endpoint_ids, size.portal_deliveries)
+    fixture_seconds = round(time.time() - began, 1)
+    key = business_key(business)
+    paths = page_paths(fixture)
+    web, base = h.start_web()
+    try:
+        pages = time_pages(portal_client(base, key), base, paths, key, size.portal_requests)
+    finally:
+        web.stop()
+    plans = queries_and_plans(business, paths, key)
+    return {"endpoints": len(endpoint_ids), "deliveries": fixture.deliveries, "events": fixture.events,
+            "attempts": fixture.attempts, "by_status": fixture.by_status, "fixture_seconds": fixture_seconds,
+            "requests_per_page": size.portal_requests, "client": "one, closed loop; wall time on loopback",
+            "server": "gunicorn (docker-compose web command)", "pages": pages,
+            "all_ok": all(p["statuses"] == {"200": size.portal_requests} for p in pages.values()),
+            "queries": {name: plan["queries"] for name, plan in plans.items()},
+            "seq_scans": {name: plan["seq_scans"] for name, plan in plans.items()},
+            "seq_scanned": {name: plan["seq_scanned"] for name, plan in plans.items() if plan["seq_scanned"]}}
+
+
 # --- Soak (--soak): worker memory over a long run ---------------------------------------------
 
 def soak(h, fanout_per_s: float | None) -> dict:

@@ -115,6 +115,9 @@ class Delivery(models.Model):
             ),
             models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_log"),
             models.Index(fields=["status", "created_at"], name="delivery_status_age"),
+            # An endpoint's last success (its health, and whether it is failing) without sorting its log.
+            models.Index(fields=["endpoint", "-completed_at"], name="delivery_last_success",
+                         condition=Q(status="succeeded")),
         ]
 
     def __str__(self) -> str:

@@ -115,6 +115,22 @@ def test_api_scenario_answers_every_request(tiny_run):
         assert figures[operation]["requests"] > 0 and figures[operation]["errors"] == 0
 
 
+def test_portal_scenario_answers_every_page_and_reads_their_plans(tiny_run):
+    figures = tiny_run["portal"]["figures"]
+    assert figures["endpoints"] == TINY.portal_endpoints
+    assert figures["deliveries"] == sum(figures["by_status"].values()) == TINY.portal_deliveries
+    assert set(figures["by_status"]) == {"succeeded", "failed", "pending"}
+    assert figures["attempts"] > figures["deliveries"]  # retries, and failures after every attempt
+    assert figures["all_ok"] is True
+    pages = ("stats", "endpoints", "endpoint", "log", "log_filtered", "delivery")
+    for page in pages:
+        assert figures["pages"][page]["statuses"] == {"200": TINY.portal_requests}, page
+        assert figures["pages"][page]["count"] == TINY.portal_requests
+        assert 0 < figures["queries"][page] <= 10, (page, figures["queries"][page])
+        assert isinstance(figures["seq_scans"][page], bool)
+    assert figures["pages"]["log_filtered"]["bytes"] < figures["pages"]["log"]["bytes"]  # the filter filtered
+
+
 def test_report_takes_the_latest_medians_and_judges_them(tiny_run, tmp_path):
     lines = list(tiny_run.values())
     latest = latest_medians(lines, size="tiny")
