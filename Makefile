@@ -31,7 +31,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 clean:
 	rm -rf $(VENV) var
 
-# `make bench`: the benchmark (bench/, README "Benchmarks") against the PostgreSQL and Redis
+# `make bench`: the benchmark (bench/, docs/benchmarks.md) against the PostgreSQL and Redis
 # named by DATABASE_URL and CELERY_BROKER_URL: every scenario 3 times, then bench/report.png.
 .PHONY: bench
 bench: $(VENV)/.bench

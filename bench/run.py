@@ -56,7 +56,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="all", choices=["all", *config.SCENARIOS, "soak"])
     parser.add_argument("--size", default="full", choices=sorted(config.SIZES))
-    parser.add_argument("--runs", type=int, default=1, help="repeat every scenario N times (the README uses 3)")
+    parser.add_argument("--runs", type=int, default=1, help="repeat every scenario N times (docs/benchmarks.md uses 3)")
     parser.add_argument("--soak", action="store_true", help="also the 100,000-delivery memory run (long)")
     parser.add_argument("--output", type=Path, default=config.RESULTS_PATH, help="JSON lines are appended here")
     parser.add_argument("--work-dir", type=Path, default=config.WORK_DIR, help="logs, beat schedule, embedded files")

@@ -1,7 +1,7 @@
 """Settings for Calendence Webhooks.
 
-Twelve-factor: everything comes from the environment (names in the README and
-CONTRACT.md), and with nothing set the project runs on embedded defaults: SQLite
+Twelve-factor: everything comes from the environment (each name is listed in
+docs/operations.md, "Configuration"), and with nothing set the project runs on embedded defaults: SQLite
 under var/ and kombu's filesystem transport as the Celery broker.
 """
 
@@ -50,7 +50,7 @@ if not SECRET_KEY:
     SECRET_KEY = "development-only-key-not-for-production"
 
 # Comma-separated Fernet keys that encrypt the webhooks' signing secrets at rest: the first
-# encrypts, every one decrypts (README, "Operator commands": rotating the key).
+# encrypts, every one decrypts (docs/operations.md, "Upgrades": rotating the key).
 WEBHOOK_SECRETS_KEY = os.environ.get("WEBHOOK_SECRETS_KEY", "")
 if not WEBHOOK_SECRETS_KEY:
     if PRODUCTION:
@@ -164,7 +164,7 @@ else:
     database_options = DATABASES["default"].setdefault("OPTIONS", {})
     # An unreachable database fails a request (and /readyz) in seconds, not minutes.
     database_options["connect_timeout"] = 5
-    # calendence-web, -worker, -beat in pg_stat_activity (README, "Database connections");
+    # calendence-web, -worker, -beat in pg_stat_activity (docs/operations.md, "Database connections");
     # ?application_name=... in DATABASE_URL wins.
     database_options.setdefault("application_name", database_application_name(sys.argv))
 

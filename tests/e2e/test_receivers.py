@@ -1,9 +1,8 @@
-"""The README's receivers, run exactly as printed, against real deliveries.
+"""The example receivers (examples/receivers/), run as shipped, against real deliveries.
 
-Each snippet is cut out of README.md by its `<!-- receiver: LANG -->` marker, written
-to a file and started as its own process on a free loopback port, with the webhook's
-secret in CALENDENCE_WEBHOOK_SECRET and the port in PORT, as the README tells a reader
-to run it. A real Celery worker delivers to it; the snippet must print
+Each file is started as its own process on a free loopback port, with the webhook's
+secret in CALENDENCE_WEBHOOK_SECRET and the port in PORT, as docs/receiving.md tells a
+reader to run it. A real Celery worker delivers to it; the receiver must print
 `verified <event> <id>` for a genuine delivery, answer 200 (the delivery log says so),
 and answer 401 to the same body with a forged signature.
 
@@ -33,17 +32,17 @@ from tests.e2e.api import create_booking, deliveries_of, register_webhook, wait_
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-README = Path(settings.BASE_DIR) / "README.md"
-FENCES = {"python": "python", "node": "js", "php": "php", "ruby": "ruby"}
+RECEIVERS = Path(settings.BASE_DIR) / "examples" / "receivers"
+FILES = {"python": "python/receiver.py", "node": "node/receiver.js", "php": "php/receiver.php", "ruby": "ruby/receiver.rb"}
 VERIFIED = re.compile(r"verified (booking\.[a-z]+) (evt_[0-9a-f]+)")
 
 
 def _ruby_missing() -> str | None:
     if not shutil.which("ruby"):
-        return "ruby is not on PATH: the README's Ruby receiver cannot be run"
+        return "ruby is not on PATH: the example Ruby receiver cannot be run"
     probe = subprocess.run(["ruby", "-e", 'require "webrick"'], capture_output=True, timeout=30)
     if probe.returncode != 0:
-        return "ruby has no webrick (gem install webrick): the README's Ruby receiver cannot be run"
+        return "ruby has no webrick (gem install webrick): the example Ruby receiver cannot be run"
     return None
 
 
@@ -52,25 +51,16 @@ def _missing(language: str) -> str | None:
     if language == "python":
         return None
     if language == "node":
-        return None if shutil.which("node") else "node is not on PATH: the README's Node.js receiver cannot be run"
+        return None if shutil.which("node") else "node is not on PATH: the example Node.js receiver cannot be run"
     if language == "php":
-        return None if shutil.which("php") else "php is not on PATH: the README's PHP receiver cannot be run"
+        return None if shutil.which("php") else "php is not on PATH: the example PHP receiver cannot be run"
     return _ruby_missing()
 
 
 LANGUAGES = [
     pytest.param(language, marks=pytest.mark.skipif(bool(reason), reason=reason or ""), id=language)
-    for language, reason in ((language, _missing(language)) for language in FENCES)
+    for language, reason in ((language, _missing(language)) for language in FILES)
 ]
-
-
-def readme_snippet(language: str) -> str:
-    """The code in the fence right after `<!-- receiver: LANG -->`; exactly one such fence."""
-    fence = FENCES[language]
-    pattern = re.compile(rf"^<!-- receiver: {language} -->\n```{fence}\n(.*?)^```$", re.MULTILINE | re.DOTALL)
-    found = pattern.findall(README.read_text(encoding="utf-8"))
-    assert len(found) == 1, f"README.md must have exactly one `<!-- receiver: {language} -->` ```{fence} block"
-    return found[0]
 
 
 def free_port() -> int:
@@ -84,20 +74,19 @@ def command(language: str, path: Path, port: int) -> list[str]:
         return [sys.executable, str(path)]
     if language == "node":
         return [shutil.which("node"), str(path)]
-    if language == "php":  # the README's command: php -S 127.0.0.1:${PORT:-9000} receiver.php
+    if language == "php":  # as docs/receiving.md runs it: php -S 127.0.0.1:9000 receiver.php
         return [shutil.which("php"), "-S", f"127.0.0.1:{port}", str(path)]
     return [shutil.which("ruby"), str(path)]
 
 
-class SnippetReceiver:
-    """One README snippet running as its own process, its output collected line by line."""
+class ExampleReceiver:
+    """One example receiver file running as its own process, its output collected line by line."""
 
     def __init__(self, language: str, directory: Path, port: int, secret: str):
         self.language, self.port = language, port
-        extension = {"python": "py", "node": "js", "php": "php", "ruby": "rb"}[language]
-        path = directory / f"receiver.{extension}"
-        path.write_text(readme_snippet(language), encoding="utf-8")
-        # TMPDIR: where the PHP receiver keeps its per-event dedupe markers.
+        path = RECEIVERS / FILES[language]
+        assert path.is_file(), f"{path} is missing"
+        # cwd and TMPDIR: a directory of the test's own (the PHP receiver's dedupe markers go there).
         env = {**os.environ, "CALENDENCE_WEBHOOK_SECRET": secret, "PORT": str(port), "TMPDIR": str(directory)}
         self.process = subprocess.Popen(
             command(language, path, port),
@@ -160,12 +149,12 @@ class SnippetReceiver:
 
 
 @pytest.fixture
-def start_snippet(tmp_path):
-    """start(language, port, secret): a README receiver running; every one is stopped at teardown."""
-    started: list[SnippetReceiver] = []
+def start_receiver(tmp_path):
+    """start(language, port, secret): an example receiver running; every one is stopped at teardown."""
+    started: list[ExampleReceiver] = []
 
-    def start(language: str, port: int, secret: str) -> SnippetReceiver:
-        receiver = SnippetReceiver(language, tmp_path, port, secret)
+    def start(language: str, port: int, secret: str) -> ExampleReceiver:
+        receiver = ExampleReceiver(language, tmp_path, port, secret)
         started.append(receiver)
         receiver.wait_listening()
         return receiver
@@ -184,17 +173,17 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_readme_receiver_verifies_a_real_delivery_and_rejects_forgeries(
-    language, celery_worker, tenant, start_snippet
+def test_example_receiver_verifies_a_real_delivery_and_rejects_forgeries(
+    language, celery_worker, tenant, start_receiver
 ):
     port = free_port()
     webhook = register_webhook(tenant, f"http://127.0.0.1:{port}/webhooks")
     secret = webhook["secret"]
-    snippet = start_snippet(language, port, secret)
+    receiver = start_receiver(language, port, secret)
 
     booking = create_booking(tenant)
 
-    event_type, event_id = snippet.wait_verified()
+    event_type, event_id = receiver.wait_verified()
     assert event_type == "booking.created"
     assert wait_until(lambda: deliveries_of(tenant, webhook)[0]["status"] != "pending")
     [delivery] = deliveries_of(tenant, webhook)
@@ -214,33 +203,33 @@ def test_readme_receiver_verifies_a_real_delivery_and_rejects_forgeries(
         "only in the Previous header, wrong": {"X-Calendence-Signature-Previous": sign("whsec_other", body)},
     }
     for name, headers in forgeries.items():
-        assert post(snippet.url, body, headers) == 401, f"{language} receiver accepted a request {name}"
+        assert post(receiver.url, body, headers) == 401, f"{language} receiver accepted a request {name}"
     tampered = body.replace(b'"Jane"', b'"Mallory"')
     assert tampered != body
-    assert post(snippet.url, tampered, {"X-Calendence-Signature": genuine}) == 401, "accepted a tampered body"
+    assert post(receiver.url, tampered, {"X-Calendence-Signature": genuine}) == 401, "accepted a tampered body"
 
     # The genuine request again (a retry): acknowledged, but not handled twice.
-    assert post(snippet.url, body, {"X-Calendence-Signature": genuine}) == 200
-    # A later event, sent after the replay, proves the snippet is past it; then count.
+    assert post(receiver.url, body, {"X-Calendence-Signature": genuine}) == 200
+    # A later event, sent after the replay, proves the receiver is past it; then count.
     response = tenant.client.post(f"/api/v1/webhooks/{webhook['id']}/test", {"event": "booking.cancelled"}, format="json")
     assert response.status_code == 202, response.content
-    later_type, later_id = snippet.wait_verified()
+    later_type, later_id = receiver.wait_verified()
     assert (later_type, later_id) != (event_type, event_id)
     assert later_type == "booking.cancelled"
-    assert snippet.verified_lines() == [(event_type, event_id), (later_type, later_id)]
+    assert receiver.verified_lines() == [(event_type, event_id), (later_type, later_id)]
     assert wait_until(lambda: all(d["status"] == "succeeded" for d in deliveries_of(tenant, webhook)))
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_readme_receiver_keeps_verifying_with_the_old_secret_during_a_rotation(
-    language, celery_worker, tenant, start_snippet, settings
+def test_example_receiver_keeps_verifying_with_the_old_secret_during_a_rotation(
+    language, celery_worker, tenant, start_receiver, settings
 ):
-    """The README says: during the grace period, accept either header. The snippets do."""
+    """docs/receiving.md says: during the grace period, accept either header. The examples do."""
     settings.WEBHOOK_MAX_ATTEMPTS = 1  # the last delivery is meant to fail: no retries
     port = free_port()
     webhook = register_webhook(tenant, f"http://127.0.0.1:{port}/webhooks")
     old_secret = webhook["secret"]
-    snippet = start_snippet(language, port, old_secret)
+    receiver = start_receiver(language, port, old_secret)
 
     rotated = tenant.client.post(f"/api/v1/webhooks/{webhook['id']}/rotate-secret", {"grace_seconds": 3600}, format="json")
     assert rotated.status_code == 200, rotated.content
@@ -248,7 +237,7 @@ def test_readme_receiver_keeps_verifying_with_the_old_secret_during_a_rotation(
 
     response = tenant.client.post(f"/api/v1/webhooks/{webhook['id']}/test", {"event": "booking.created"}, format="json")
     assert response.status_code == 202, response.content
-    event_type, event_id = snippet.wait_verified()
+    event_type, event_id = receiver.wait_verified()
     assert event_type == "booking.created"
     assert wait_until(lambda: deliveries_of(tenant, webhook)[0]["status"] != "pending")
     [delivery] = deliveries_of(tenant, webhook)
@@ -268,4 +257,4 @@ def test_readme_receiver_keeps_verifying_with_the_old_secret_during_a_rotation(
 
     assert wait_until(lambda: first_attempt_status() is not None)
     assert first_attempt_status() == 401
-    assert [line for line in snippet.verified_lines() if line[1] != event_id] == []
+    assert [line for line in receiver.verified_lines() if line[1] != event_id] == []

@@ -2,7 +2,7 @@
 
 Deliveries are sent by the engine itself, run from the test (delivery_engine.work_off) once the page
 has asked for them, exactly as a worker would run it. With SCREENSHOTS_DIR set, the main pages
-are saved there as portal-*.png (the README's come from `SCREENSHOTS_DIR=docs/screenshots`).
+are saved there as portal-*.png (docs/portal.md's come from `SCREENSHOTS_DIR=docs/screenshots`).
 """
 
 import os
