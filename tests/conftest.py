@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from bookings import services as booking_services
@@ -135,6 +136,21 @@ def pytest_sessionfinish(session, exitstatus):
     folder = options.get("data_folder_in", "")
     if "test-broker-" in folder:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- The admin ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def operator(db):
+    """A superuser: the operators who use the console are."""
+    return User.objects.create_superuser("ops", "ops@example.com", "secret-password")
+
+
+@pytest.fixture
+def admin_client(client, operator):
+    """Django's test client logged in as `operator` (this project's, in place of pytest-django's)."""
+    client.force_login(operator)
+    return client
 
 
 # --- The delivery engine, driven from the test ---------------------------------------------------------

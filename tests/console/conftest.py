@@ -15,17 +15,6 @@ def change_url(obj) -> str:
 
 
 @pytest.fixture
-def operator(db):
-    return User.objects.create_superuser("ops", "ops@example.com", "secret-password")
-
-
-@pytest.fixture
-def admin_client(client, operator):
-    client.force_login(operator)
-    return client
-
-
-@pytest.fixture
 def deliver(make_booking, django_capture_on_commit_callbacks):
     """A booking of the tenant, and one attempt of each delivery it made (no Celery); the deliveries."""
 

@@ -20,12 +20,6 @@ def change_url(obj) -> str:
 
 
 @pytest.fixture
-def admin_client(client, db):
-    client.force_login(User.objects.create_superuser("ops", "ops@example.com", "secret-password"))
-    return client
-
-
-@pytest.fixture
 def logged_delivery(tenant, make_booking, make_endpoint, make_receiver, django_capture_on_commit_callbacks):
     make_endpoint(tenant, make_receiver(Answer(status=502, body=b"upstream down")))
     with django_capture_on_commit_callbacks(execute=False):

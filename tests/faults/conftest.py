@@ -36,8 +36,8 @@ from django.db import connection
 
 from calendence.celery import app as celery_app
 from tests.support.receiver import Answer, Receiver
+from tests.support.required import skip_or_fail
 
-REQUIRE_SERVICES_ENV = "CALENDENCE_REQUIRE_SERVICES"
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 # Short enough for tests, and the same in the test process and in every subprocess.
@@ -76,12 +76,7 @@ def missing_services() -> str | None:
 
 @pytest.fixture(scope="session", autouse=True)
 def fault_services_required():
-    reason = missing_services()
-    if reason is None:
-        return
-    if os.environ.get(REQUIRE_SERVICES_ENV) == "1":
-        pytest.fail(f"{reason}; {REQUIRE_SERVICES_ENV}=1 forbids skipping them.", pytrace=False)
-    pytest.skip(reason)
+    skip_or_fail(missing_services())
 
 
 # --- Small helpers ---------------------------------------------------------------------------

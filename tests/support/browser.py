@@ -2,16 +2,14 @@
 
 Playwright's own browser builds are never downloaded (`playwright install` needs the
 internet); Debian's `chromium` package is launched by its path instead. Without it the
-page tests skip, saying why, except where CALENDENCE_REQUIRE_SERVICES=1 (CI), where a
-page test that cannot run fails.
+page tests skip, saying why, or fail in CI (tests.support.required).
 """
 
 import os
 import shutil
 
-import pytest
+from tests.support.required import skip_or_fail
 
-REQUIRE_SERVICES_ENV = "CALENDENCE_REQUIRE_SERVICES"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
 
@@ -31,9 +29,4 @@ def browser_missing() -> str | None:
 
 
 def skip_or_fail_without_browser() -> None:
-    reason = browser_missing()
-    if reason is None:
-        return
-    if os.environ.get(REQUIRE_SERVICES_ENV) == "1":
-        pytest.fail(f"{reason}; {REQUIRE_SERVICES_ENV}=1 forbids skipping them.", pytrace=False)
-    pytest.skip(reason)
+    skip_or_fail(browser_missing())

@@ -10,17 +10,6 @@ from webhooks.services import webhook_endpoint_create, webhook_endpoint_rotate_s
 
 
 @pytest.fixture
-def superuser(db):
-    return User.objects.create_superuser("ops", "ops@example.com", "secret-password")
-
-
-@pytest.fixture
-def admin_client(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
-@pytest.fixture
 def rotated_endpoint(tenant):
     """An endpoint with a current and a previous secret."""
     endpoint = webhook_endpoint_create(owner=tenant.api_key, url="https://example.com/hook", events=["*"])
@@ -63,14 +52,14 @@ def test_asking_to_reveal_shows_nothing_and_records_nothing(admin_client, rotate
     assert not LogEntry.objects.exists()
 
 
-def test_reveal_shows_the_secret_and_records_who_saw_it(admin_client, superuser, rotated_endpoint):
+def test_reveal_shows_the_secret_and_records_who_saw_it(admin_client, operator, rotated_endpoint):
     response = admin_client.post(reveal_url(rotated_endpoint))
     page = response.content.decode()
     assert response.status_code == 200
     assert rotated_endpoint.secret in page and rotated_endpoint.previous_secret not in page
     entry = LogEntry.objects.get()
     assert (entry.user, entry.object_id, entry.get_change_message()) == (
-        superuser, str(rotated_endpoint.pk), "Revealed the signing secret"
+        operator, str(rotated_endpoint.pk), "Revealed the signing secret"
     )
     history = admin_client.get(change_url(rotated_endpoint).replace("/change/", "/history/")).content.decode()
     assert "Revealed the signing secret" in history
