@@ -10,6 +10,7 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
+from model_utils import FieldTracker
 
 from . import signals
 
@@ -89,36 +90,39 @@ class ApiKey(models.Model):
         return self.revoked_at is not None
 
 
-class Location(models.Model):
+class BusinessOwned(models.Model):
+    """What a business keeps: its locations, services and clients (`business.locations`, …)."""
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="locations")
-    name = models.CharField(max_length=200)
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="%(class)ss")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class Location(BusinessOwned):
+    name = models.CharField(max_length=200)
 
     def __str__(self) -> str:
         return self.name
 
 
-class Service(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="services")
+class Service(BusinessOwned):
     name = models.CharField(max_length=200)
     duration_minutes = models.PositiveIntegerField(default=30)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return self.name
 
 
-class Client(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="clients")
+class Client(BusinessOwned):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     email = models.EmailField()
     created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
+    class Meta(BusinessOwned.Meta):
         constraints = [
             models.UniqueConstraint(fields=["business", "email"], name="one_client_per_email_per_business")
         ]
@@ -145,6 +149,10 @@ class Booking(models.Model):
     ends_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # What the booking was when loaded or last saved: a save compares against it to know
+    # which event (if any) it amounts to.
+    tracker = FieldTracker(fields=["status", "starts_at", "ends_at"])
 
     class Meta:
         ordering = ["-created_at"]
@@ -175,23 +183,6 @@ class Booking(models.Model):
             if getattr(self, f"{name}_id") is not None and getattr(self, name).business_id != self.business_id
         ]
 
-    @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
-        instance._remember_saved_state()
-        return instance
-
-    def refresh_from_db(self, *args, **kwargs):
-        super().refresh_from_db(*args, **kwargs)
-        self._remember_saved_state()
-
-    def _remember_saved_state(self) -> None:
-        self._saved_state = {
-            "status": self.status,
-            "starts_at": self.starts_at,
-            "ends_at": self.ends_at,
-        }
-
     def save(self, *args, **kwargs):
         # The booking row and whatever listeners record for it (the webhook
         # outbox) commit together or not at all. Inside a caller's transaction no
@@ -202,18 +193,16 @@ class Booking(models.Model):
             super().save(*args, **kwargs)
             if change_signal is not None:
                 change_signal.send(sender=Booking, booking=self)
-        self._remember_saved_state()
 
     def _lifecycle_signal(self):
         """The domain signal this save amounts to, or None for a quiet edit."""
-        previous = getattr(self, "_saved_state", None)
-        if previous is None or self._state.adding:
+        if self._state.adding:
             return signals.booking_created
-        if self.status != previous["status"]:
+        if self.tracker.has_changed("status"):
             return {
                 self.Status.CANCELLED: signals.booking_cancelled,
                 self.Status.COMPLETED: signals.booking_completed,
             }.get(self.status)
-        if (self.starts_at, self.ends_at) != (previous["starts_at"], previous["ends_at"]):
+        if self.tracker.has_changed("starts_at") or self.tracker.has_changed("ends_at"):
             return signals.booking_rescheduled
         return None

@@ -32,7 +32,7 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
         calls whose body is optional must take it. Any other form is refused (415)."""
         request = self.request
         if is_form_media_type(request.content_type):
-            if not _is_empty_form(request.content_type, request._request.body):
+            if not _is_empty_form(request.content_type, request.body):  # the HttpRequest's, unparsed
                 raise exceptions.UnsupportedMediaType(request.content_type)
             return {}
         return request.data

@@ -1,7 +1,5 @@
 """What the end-to-end tests do through the API, as an integrator would."""
 
-import time
-
 STARTS_AT = "2026-12-01T14:00:00+00:00"
 ENDS_AT = "2026-12-01T14:30:00+00:00"
 
@@ -32,12 +30,3 @@ def deliveries_of(tenant, webhook: dict) -> list[dict]:
     response = tenant.client.get(f"/api/v1/webhooks/{webhook['id']}/deliveries")
     assert response.status_code == 200
     return response.json()["results"]
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False

@@ -5,7 +5,8 @@ import time
 import pytest
 
 from deliveries.models import Delivery
-from tests.e2e.api import create_booking, deliveries_of, register_webhook, wait_until
+from tests.e2e.api import create_booking, deliveries_of, register_webhook
+from tests.support.waiting import wait_until
 from tests.support.receiver import Answer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -28,7 +28,8 @@ import requests
 from django.conf import settings
 
 from deliveries.models import Event
-from tests.e2e.api import create_booking, deliveries_of, register_webhook, wait_until
+from tests.e2e.api import create_booking, deliveries_of, register_webhook
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

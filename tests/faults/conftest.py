@@ -37,6 +37,7 @@ from django.db import connection
 from calendence.celery import app as celery_app
 from tests.support.receiver import Answer, Receiver
 from tests.support.required import skip_or_fail
+from tests.support.waiting import wait_until
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -85,18 +86,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.05):
-    """Poll `condition` until it is truthy; fail the test naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:

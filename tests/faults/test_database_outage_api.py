@@ -14,7 +14,8 @@ import requests
 from django.db import connection
 
 from calendence.errors import DATABASE_RETRY_AFTER_SECONDS
-from tests.faults.conftest import free_port, subprocess_database_url, wait_until
+from tests.faults.conftest import free_port, subprocess_database_url
+from tests.support.waiting import wait_until
 from tests.faults.web_server import WebServer, web_environment
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]

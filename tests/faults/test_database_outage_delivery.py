@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from deliveries.models import Delivery, DeliveryAttempt
-from tests.faults.conftest import wait_until
+from tests.support.waiting import wait_until
 from tests.faults.test_faults import (
     Api,
     assert_nothing_more_arrives,

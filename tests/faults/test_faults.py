@@ -22,7 +22,8 @@ import pytest
 
 from deliveries import dispatch
 from deliveries.models import Delivery, DeliveryAttempt
-from tests.faults.conftest import FAULT_SETTINGS, wait_until
+from tests.faults.conftest import FAULT_SETTINGS
+from tests.support.waiting import wait_until
 from tests.support.receiver import Answer
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]

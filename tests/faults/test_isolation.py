@@ -9,7 +9,7 @@ import pytest
 
 from deliveries.concurrency import START_SLOTS
 from deliveries.models import Delivery, DeliveryAttempt
-from tests.faults.conftest import wait_until
+from tests.support.waiting import wait_until
 from tests.faults.test_faults import (
     Api,
     assert_nothing_more_arrives,

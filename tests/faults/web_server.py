@@ -12,7 +12,8 @@ from pathlib import Path
 import requests
 from django.conf import settings as django_settings
 
-from tests.faults.conftest import PROJECT_DIR, _tail, wait_until
+from tests.faults.conftest import PROJECT_DIR, _tail
+from tests.support.waiting import wait_until
 
 
 def web_environment(*, database_url: str, calendence_env: str, var_dir: Path) -> dict[str, str]:
