@@ -44,7 +44,10 @@ RETRY_JITTER = 0.1
 
 
 @dataclass(frozen=True)
-class AttemptOutcome:
+class DeliveryOutcome:
+    """What an attempt (or a refusal to make one) left the delivery as: its status, and
+    when its next attempt is due, if any. The receiver's answer is a transport.AttemptResult."""
+
     delivery_id: str
     status: str
     retry_at: datetime | None
@@ -61,12 +64,12 @@ def claim_expiry(now: datetime) -> datetime:
 
 
 def attempts_begin(
-    *, slots: Sender, limit: int, delivery_ids: list[str] | None = None
-) -> tuple[list[Sending], list[AttemptOutcome]]:
+    *, sender: Sender, limit: int, delivery_ids: list[str] | None = None
+) -> tuple[list[Sending], list[DeliveryOutcome]]:
     """Claim up to `limit` due deliveries (among `delivery_ids`, if given; the longest due
     first) and record an attempt of each. Returns the attempts to send, each holding a send
     slot, and the outcomes of deliveries failed without an attempt."""
-    scope = slots.claim_scope()
+    scope = sender.claim_scope()
     limit = min(limit, scope.room)
     if limit <= 0:
         return [], []  # no slot is free: nothing to claim
@@ -81,16 +84,16 @@ def attempts_begin(
                 if refusal := _refusal(delivery):
                     refused.append((delivery, refusal))
                     _refuse(delivery, refusal, now)
-                elif slot := slots.take_slot(delivery.endpoint_id):
+                elif slot := sender.take_slot(delivery.endpoint_id):
                     taken.append(slot)
                     sendable.append((delivery, slot))
             sendings = _attempts_open(sendable, now)
     except BaseException:
-        slots.give_back(taken)
+        sender.give_back(taken)
         raise
     for delivery, refusal in refused:
         log_failed_for_good(delivery, refusal)
-    return sendings, [AttemptOutcome(delivery.pk, Delivery.Status.FAILED, None) for delivery, _refusal in refused]
+    return sendings, [DeliveryOutcome(delivery.pk, Delivery.Status.FAILED, None) for delivery, _refusal in refused]
 
 
 def log_failed_for_good(delivery: Delivery, error: str) -> None:
@@ -104,7 +107,7 @@ def log_failed_for_good(delivery: Delivery, error: str) -> None:
     )
 
 
-def attempts_finish(finished: list[Finished]) -> list[AttemptOutcome]:
+def attempts_finish(finished: list[Finished]) -> list[DeliveryOutcome]:
     """Log the answers and settle each delivery: done, failed, or its next attempt scheduled.
     A database that cannot be reached raises (the caller keeps the answers to log later)."""
     if not finished:
@@ -118,7 +121,7 @@ def attempts_finish(finished: list[Finished]) -> list[AttemptOutcome]:
     return [outcome for answer in finished for outcome in _log_alone(answer)]
 
 
-def _log_alone(answer: Finished) -> list[AttemptOutcome]:
+def _log_alone(answer: Finished) -> list[DeliveryOutcome]:
     """One attempt; without the receiver's text if the database refuses it; not at all (its
     claim runs out, and it is closed as worker_lost) if even that fails."""
     sending, result = answer
@@ -143,7 +146,7 @@ def _without_receiver_text(result: transport.AttemptResult) -> transport.Attempt
     )
 
 
-def _log(finished: list[Finished]) -> list[AttemptOutcome]:
+def _log(finished: list[Finished]) -> list[DeliveryOutcome]:
     with transaction.atomic():
         now = timezone.now()
         held = _still_held(finished)
@@ -299,7 +302,7 @@ def _summary(result: transport.AttemptResult) -> str:
     return "" if result.succeeded else failure_summary(result.error, result.error_detail, result.status_code)
 
 
-def _settle(finished: list[Finished], now: datetime) -> list[AttemptOutcome]:
+def _settle(finished: list[Finished], now: datetime) -> list[DeliveryOutcome]:
     """Close each delivery, or schedule its next attempt (in the row, not only in the broker).
 
     A failed attempt is retried after the backoff, or later if the receiver asked
@@ -315,13 +318,13 @@ def _settle(finished: list[Finished], now: datetime) -> list[AttemptOutcome]:
     outcomes = []
     for sending, result in finished:
         if result.succeeded:
-            outcomes.append(AttemptOutcome(sending.delivery.pk, Delivery.Status.SUCCEEDED, None))
+            outcomes.append(DeliveryOutcome(sending.delivery.pk, Delivery.Status.SUCCEEDED, None))
         else:
             outcomes.append(_settle_failure(sending.delivery, result, now))
     return outcomes
 
 
-def _settle_failure(delivery: Delivery, result: transport.AttemptResult, now: datetime) -> AttemptOutcome:
+def _settle_failure(delivery: Delivery, result: transport.AttemptResult, now: datetime) -> DeliveryOutcome:
     changes = {"claimed_until": None, "last_error": _summary(result), "updated_at": now}
     final = (
         result.status_code == GONE_STATUS  # retrying a gone endpoint is pointless
@@ -336,4 +339,4 @@ def _settle_failure(delivery: Delivery, result: transport.AttemptResult, now: da
         delay = max(retry_delay(delivery.attempts_in_series), requested)
         changes["next_attempt_at"] = now + timedelta(seconds=delay)
     Delivery.objects.filter(pk=delivery.pk).update(**changes)
-    return AttemptOutcome(delivery.pk, status, changes.get("next_attempt_at"))
+    return DeliveryOutcome(delivery.pk, status, changes.get("next_attempt_at"))

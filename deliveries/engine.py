@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from calendence.errors import DATABASE_UNREACHABLE
 
-from .attempts import AttemptOutcome, attempts_begin, attempts_finish
+from .attempts import DeliveryOutcome, attempts_begin, attempts_finish
 from .dispatch import enqueue_retries, enqueue_wakeup
 from .models import Delivery
 from .sender import Sender
@@ -126,7 +126,7 @@ class DeliveryEngine:
             self._wakeup()  # for a worker that stays (or this one, restarted): what is due now
             loop.ended = True
             return
-        sendings, refused = attempts_begin(slots=self.sender, limit=settings.WEBHOOK_BATCH_SIZE)
+        sendings, refused = attempts_begin(sender=self.sender, limit=settings.WEBHOOK_BATCH_SIZE)
         loop.attempts += len(sendings)
         if sendings:
             self._finish(self.sender.send(sendings, patience=BATCH_PATIENCE_SECONDS))
@@ -162,7 +162,7 @@ class DeliveryEngine:
             if self.stopping or self.sender.has_late() or self._anything_due() or time.monotonic() >= until:
                 return
 
-    def _finish(self, finished: list[Finished]) -> list[AttemptOutcome]:
+    def _finish(self, finished: list[Finished]) -> list[DeliveryOutcome]:
         """Log the answers and hand on their retries; answers the database would not take are kept
         for the next pass (their claims keep anyone else from sending them again meanwhile)."""
         try:
@@ -200,7 +200,7 @@ class _Loop:
     left: bool = False  # it has already told the sender it is no longer running
 
 
-def _log_and_schedule(finished: list[Finished]) -> list[AttemptOutcome]:
+def _log_and_schedule(finished: list[Finished]) -> list[DeliveryOutcome]:
     outcomes = attempts_finish(finished)
     enqueue_retries((outcome.delivery_id, outcome.retry_at) for outcome in outcomes if outcome.retry_at)
     return outcomes

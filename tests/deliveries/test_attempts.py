@@ -53,10 +53,10 @@ def test_a_settled_delivery_is_never_sent_again(make_receiver, delivery_to):
 def test_a_claimed_delivery_cannot_be_claimed_again(make_receiver, delivery_to):
     delivery = delivery_to(make_receiver())
     slots = Sender(threads=1)
-    [sending], refused = attempts_begin(slots=slots, limit=10)
+    [sending], refused = attempts_begin(sender=slots, limit=10)
     assert (sending.delivery.id, sending.attempt.number, refused) == (delivery.id, 1, [])
     assert DeliveryAttempt.objects.get(delivery=delivery).finished_at is None  # recorded before it is sent
-    assert attempts_begin(slots=slots, limit=10) == ([], [])
+    assert attempts_begin(sender=slots, limit=10) == ([], [])
     assert delivery_attempt(delivery.id) is None
 
 

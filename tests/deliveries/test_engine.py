@@ -87,7 +87,7 @@ def test_idle_loops_do_not_poll_side_by_side(make_receiver, deliveries_to):
 def test_a_wakeup_logs_answers_still_in_flight_when_no_loop_is_left(make_receiver, deliveries_to, delivery_engine):
     receiver = make_receiver(Answer(delay=0.5))
     [[delivery]] = deliveries_to(receiver).values()
-    sendings, _refused = attempts_begin(slots=delivery_engine.sender, limit=10)
+    sendings, _refused = attempts_begin(sender=delivery_engine.sender, limit=10)
     assert delivery_engine.sender.send(sendings, patience=0) == []  # handed off, and no loop runs to log it
 
     assert delivery_engine.work_off() == 0  # nothing to claim, but the answer to wait for and log
@@ -112,7 +112,7 @@ def test_a_warm_shutdown_waits_for_the_attempts_in_flight_and_logs_them(make_rec
     receiver = make_receiver(Answer(delay=1))
     [[delivery]] = deliveries_to(receiver).values()
     engine = DeliveryEngine(send_threads=4, wakeup=lambda: None)
-    sendings, _refused = attempts_begin(slots=engine.sender, limit=10)
+    sendings, _refused = attempts_begin(sender=engine.sender, limit=10)
     assert engine.sender.send(sendings, patience=0) == []  # still in flight
     assert Delivery.objects.get(pk=delivery.pk).status == "pending"
 
@@ -185,7 +185,7 @@ def test_a_claim_skips_rows_another_worker_has_locked_instead_of_waiting(make_re
     thread.start()
     try:
         assert locked.wait(10)
-        sendings, _refused = attempts_begin(slots=Sender(threads=1), limit=10)
+        sendings, _refused = attempts_begin(sender=Sender(threads=1), limit=10)
         assert [s.delivery.pk for s in sendings] == [second.pk]
     finally:
         release.set()

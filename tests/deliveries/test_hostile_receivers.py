@@ -139,7 +139,7 @@ def test_a_row_the_database_refuses_costs_only_its_own_receivers_text(
     (hostile, _raw), (healthy, _receiver) = hostile_and_healthy
     book_both(tenant, other_tenant, make_booking, django_capture_on_commit_callbacks, "jane@example.com")
     sender = Sender(threads=4)
-    sendings, _refused = attempts_begin(slots=sender, limit=10)
+    sendings, _refused = attempts_begin(sender=sender, limit=10)
     answers = sender.send(sendings)
     sender.shutdown()
     poisoned = [
