@@ -46,7 +46,9 @@ class AutocompleteFilter(admin.SimpleListFilter):
         foreign_key = apps.get_model(app_label, model_name)._meta.get_field(field_name)
         field = forms.ModelChoiceField(
             queryset=foreign_key.remote_field.model._default_manager.all(),
-            widget=AutocompleteSelect(foreign_key, self.admin_site, attrs={"data-filter-parameter": self.parameter_name}),
+            widget=AutocompleteSelect(foreign_key, self.admin_site, attrs={
+                "data-filter-parameter": self.parameter_name, "aria-label": f"By {self.title}",
+            }),
             required=False,
         )
         return field.widget.render(self.parameter_name, self.value())

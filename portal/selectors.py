@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -16,6 +17,9 @@ from webhooks.selectors import webhook_endpoints_of_business
 from .charts import HourlyChart, hourly_chart
 
 HEALTH_WINDOW = timedelta(hours=24)
+# Endpoints on a page of the list: each card carries its health and chart, so a business
+# with hundreds of endpoints gets pages, not one page a megabyte long.
+ENDPOINTS_PER_PAGE = 25
 
 
 @dataclass(frozen=True)
@@ -29,15 +33,18 @@ def portal_endpoint(business: Business, endpoint_id) -> WebhookEndpoint:
     return get_object_or_404(webhook_endpoints_of_business(business.pk), pk=endpoint_id)
 
 
-def portal_endpoints_with_health(business: Business, *, now: datetime | None = None) -> list[EndpointWithHealth]:
-    """Every endpoint of the business with its last 24 hours: four queries, whatever their number."""
+def portal_endpoints_with_health(business: Business, *, page_number=1, now: datetime | None = None) -> Page:
+    """A page of the business's endpoints (newest first), each with its last 24 hours: the same
+    few queries whatever the page holds. Its object_list is of EndpointWithHealth."""
     until = now or timezone.now()
     since = until - HEALTH_WINDOW
-    endpoints = list(webhook_endpoints_of_business(business.pk))
+    page = Paginator(webhook_endpoints_of_business(business.pk), ENDPOINTS_PER_PAGE).get_page(page_number)
+    endpoints = list(page.object_list)
     ids = [endpoint.pk for endpoint in endpoints]
     health = webhook_endpoints_health(ids, since=since, until=until)
     hourly = webhook_endpoints_hourly(ids, since=since, until=until)
-    return [EndpointWithHealth(e, health[e.pk], hourly_chart(hourly[e.pk])) for e in endpoints]
+    page.object_list = [EndpointWithHealth(e, health[e.pk], hourly_chart(hourly[e.pk])) for e in endpoints]
+    return page
 
 
 def portal_endpoint_with_health(endpoint: WebhookEndpoint) -> EndpointWithHealth:

@@ -17,9 +17,6 @@ from ..security import portal_session_required
 from ..selectors import portal_delivery, portal_delivery_log, portal_endpoint
 from . import page
 
-# A pending delivery's page reloads itself this often (seconds) until its attempt is logged.
-PENDING_REFRESH_SECONDS = 3
-
 
 class DeliveryLogPagination(NewestFirstCursorPagination):
     """The API's cursor pagination (stable under new deliveries), keeping the page's filters in its links."""
@@ -49,7 +46,7 @@ def delivery_detail(request, delivery_id):
         "endpoint": delivery.endpoint,
         "attempts": list(delivery.attempts.all()),
         "request_body": _pretty_json(delivery.event.body),
-        "refresh_seconds": PENDING_REFRESH_SECONDS if delivery.status == Delivery.Status.PENDING else None,
+        "pending": delivery.status == Delivery.Status.PENDING,
         "nav": "endpoints",
     }
     return page(request, "portal/delivery_detail.html", context)

@@ -18,8 +18,9 @@ RECENT_DELIVERIES = 10
 
 @portal_session_required
 def endpoint_list(request):
-    rows = portal_endpoints_with_health(request.portal_business)
-    return page(request, "portal/endpoint_list.html", {"rows": rows, "nav": "endpoints"})
+    endpoints = portal_endpoints_with_health(request.portal_business, page_number=request.GET.get("page"))
+    return page(request, "portal/endpoint_list.html", {"rows": endpoints.object_list, "page_of": endpoints,
+                                                       "nav": "endpoints"})
 
 
 @require_http_methods(["GET", "POST"])

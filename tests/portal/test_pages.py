@@ -296,6 +296,18 @@ def test_the_list_reads_health_without_a_query_per_endpoint(portal, tenant, djan
     assert response.content.decode().count('class="panel endpoint-card"') == 12
 
 
+def test_many_endpoints_are_listed_a_page_at_a_time_newest_first(portal, tenant, django_assert_max_num_queries):
+    urls = [webhook_endpoint_create(owner=tenant.api_key, url=f"{URL}/{n}", events=["*"]).url for n in range(30)]
+    with django_assert_max_num_queries(10):  # the page, its count, and the health reads: not 30 of anything
+        first = portal.get("/portal/").content.decode()
+    second = portal.get("/portal/?page=2").content.decode()
+
+    assert first.count('class="panel endpoint-card"') == 25 and "Page 1 of 2" in first and "?page=2" in first
+    assert second.count('class="panel endpoint-card"') == 5
+    assert urls[-1] in first and urls[0] in second and urls[0] not in first
+    assert portal.get("/portal/?page=zzz").status_code == 200  # a bad page number shows the first
+
+
 def test_the_log_filters_and_pages(portal, endpoint):
     failed = [delivered(endpoint) for _ in range(3)]
     succeeded = delivered(endpoint, status=Delivery.Status.SUCCEEDED, status_code=200)

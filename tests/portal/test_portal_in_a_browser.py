@@ -74,7 +74,7 @@ def test_add_an_endpoint_send_a_test_and_read_the_exchange(
     assert endpoint.events == ["*"] and page.get_by_role("heading", name=receiver.url).is_visible()
     page.get_by_label("Event type").select_option("booking.cancelled")
     page.get_by_role("button", name="Send test event").click()
-    page.get_by_text("Pending: this page reloads").wait_for()
+    page.get_by_text("Pending: its next attempt is on its way").wait_for()
     deliver(1)
     page.reload()
 
