@@ -13,7 +13,8 @@ Modules:
   load       creates bookings through the service code path (a subprocess)
   sender     a bare loop of the engine's HTTP client, requests (a subprocess)
   measure    waiting, accounting (receipts against the delivery log), statistics
-  scenarios  the six scenarios (and the optional soak)
+  scenarios  the scenarios (and the optional soak)
+  peerside   the peer, django-webhook 0.0.15 (bench/peer/), in a virtualenv of its own
   run        the command line: python -m bench
   report     bench/report.png from bench/results.jsonl
 """

@@ -18,8 +18,11 @@ REPORT_PATH = BENCH_DIR / "report.png"
 COMPOSE_PATH = PROJECT_DIR / "docker-compose.yml"
 # Logs, the beat schedule, the embedded broker and SQLite file of the latest run (var/ is ignored by git).
 WORK_DIR = PROJECT_DIR / "var" / "bench"
+# django-webhook's virtualenv for the peer scenario: kept across runs and --work-dirs (made again
+# when bench/peer/requirements.txt changes).
+PEER_VENV = WORK_DIR / "peer-venv"
 
-SCENARIOS = ("sender", "throughput", "fanout", "paced", "isolation", "api", "portal")
+SCENARIOS = ("sender", "throughput", "fanout", "paced", "isolation", "api", "portal", "peer")
 DELIVERY_SCENARIOS = ("throughput", "fanout", "paced", "isolation", "soak")
 
 
@@ -82,6 +85,7 @@ TARGETS = {
     "portal_log_p99_ms": {"target": 250, "direction": "<=", "label": "portal delivery log p99 (ms)"},
     "portal_delivery_p99_ms": {"target": 250, "direction": "<=", "label": "portal one delivery p99 (ms)"},
     "soak_rss_growth": {"target": 0.10, "direction": "<=", "label": "worker RSS growth (soak)"},
+    "ours_vs_peer": {"target": 10, "direction": ">=", "label": "drain: ours / django-webhook 0.0.15"},
 }
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from bench import config
 from bench.infra import BenchDatabase, Process, process_env
 from bench.measure import UsageSampler
+from bench.peerside import Peer
 from bench.receiver import ReceiverClient
 
 READY_TIMEOUT = 90.0
@@ -36,7 +37,8 @@ def _json_line(text: str) -> dict:
 
 
 class Harness:
-    def __init__(self, size: config.Size, work_dir: Path, db_suffix: str, receiver_processes: int):
+    def __init__(self, size: config.Size, work_dir: Path, db_suffix: str, receiver_processes: int,
+                 peer_venv: Path = config.PEER_VENV):
         self.size = size
         self.work_dir = work_dir
         self.log_dir = work_dir / "logs"
@@ -45,6 +47,7 @@ class Harness:
             old_log.unlink()
         self.queue = f"calendence-bench-{secrets.token_hex(4)}"
         self.database = BenchDatabase(work_dir, db_suffix)
+        self.peer = Peer(work_dir, db_suffix, peer_venv, self.log_dir)  # set up only if the peer runs
         self.env = process_env(self.database, work_dir / "var", self.queue)
         self.receiver_processes = receiver_processes
         self.sampler = UsageSampler()
@@ -85,6 +88,10 @@ class Harness:
         self.stop_workers()
         self.stop_beat()
         self.purge_queue(delete=True)
+        try:
+            self.peer.close(keep_database=keep_database)
+        except Exception as exc:  # noqa: BLE001 - cleanup goes on
+            print(f"bench: could not clean up the peer: {exc}", file=sys.stderr)
         if not keep_database:
             try:
                 self.database.drop()
@@ -109,11 +116,7 @@ class Harness:
         try:
             app.control.purge()
             if delete:
-                with app.connection_for_write() as connection:
-                    channel = connection.default_channel
-                    channel.queue_delete(self.queue)
-                    if hasattr(channel, "client") and hasattr(channel, "keyprefix_queue"):  # Redis: the binding too
-                        channel.client.delete(channel.keyprefix_queue % self.queue)
+                delete_queue(self.queue)
         except Exception as exc:  # noqa: BLE001 - housekeeping
             print(f"bench: could not purge {self.queue}: {exc}", file=sys.stderr)
 
@@ -234,6 +237,17 @@ class Harness:
             finally:
                 sender.stop()
         return [_json_line(sender.log_text()) for sender in senders]
+
+
+def delete_queue(queue: str) -> None:
+    """Delete a queue on the bench's broker (on Redis, its binding too)."""
+    from calendence.celery import app
+
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        channel.queue_delete(queue)
+        if hasattr(channel, "client") and hasattr(channel, "keyprefix_queue"):
+            channel.client.delete(channel.keyprefix_queue % queue)
 
 
 def _business_key(business):

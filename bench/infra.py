@@ -71,15 +71,16 @@ class BenchDatabase:
             for statement in statements:
                 conn.execute(statement)
 
-    def create_template(self, env: dict[str, str], log_path: Path) -> None:
-        """A freshly migrated template (migrations as the project defines them)."""
+    def create_template(self, env: dict[str, str], log_path: Path, python: str = sys.executable,
+                        project_dir: Path = PROJECT_DIR) -> None:
+        """A freshly migrated template (migrations as the project in `project_dir` defines them)."""
         if self.is_postgres:
             self._sql(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)', f'CREATE DATABASE "{self.template}"')
         else:
             _remove_sqlite(self.template)
         with open(log_path, "ab") as log:
             subprocess.run(
-                [sys.executable, "manage.py", "migrate", "--noinput"], cwd=PROJECT_DIR,
+                [python, "manage.py", "migrate", "--noinput"], cwd=project_dir,
                 env={**env, "DATABASE_URL": self.template_url}, stdout=log, stderr=subprocess.STDOUT, check=True,
             )
 
@@ -173,12 +174,12 @@ def _die_with_the_runner() -> None:
 class Process:
     """A subprocess with its output in a log file."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path):
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path, cwd: Path = PROJECT_DIR):
         self.name, self.argv, self.log_path = name, argv, log_path
         self.log_offset = log_path.stat().st_size if log_path.exists() else 0
         with open(log_path, "ab") as log:
             self.popen = subprocess.Popen(
-                argv, cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+                argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,  # Ctrl-C reaches the runner only
                 preexec_fn=_die_with_the_runner if _LIBC is not None else None,  # noqa: PLW1509 - see above
             )

@@ -5,9 +5,13 @@
 Every request to /hook/<name> or /slow/<name> is verified as a real receiver would:
 HMAC-SHA256 of the raw body keyed with that endpoint's secret, `sha256=` + hex, compared
 in constant time with X-Calendence-Signature (or -Previous); the body's `id` must equal
-X-Calendence-Event-Id. It records the arrival time (time.time(), the clock the engine's
-occurred_at uses), the event and delivery ids and the attempt, answers 401 to anything
-that fails the check, 200 at once on /hook/, and 200 after `slow_seconds` on /slow/.
+X-Calendence-Event-Id. Requests to /peer/<name> come from django-webhook (the `peer`
+scenario) and are verified as its docs' receiver does: HMAC-SHA256 of `<timestamp>:<body>`,
+hex, one of the comma-separated Django-Webhook-Signature-v1; the body's `webhook_uuid`
+must equal Django-Webhook-UUID. It records the arrival time (time.time(), the clock the
+engine's occurred_at uses), the event and delivery ids and the attempt, answers 401 to
+anything that fails the check, 200 at once on /hook/ and /peer/, and 200 after
+`slow_seconds` on /slow/. A path with no secret is counted as unknown and answered 404.
 
 A second port takes the runner's commands (secrets, reset, counts, records). Several
 processes can share the data port (--reuse-port), each with its own control port.
@@ -48,6 +52,32 @@ def _verified(secret: bytes, body: bytes, headers) -> bool:
         return False
 
 
+def _ours(secret: bytes, body: bytes, headers) -> tuple[bool, str, str, int]:
+    """(valid, event id, delivery id, attempt) of a request from our engine."""
+    return (_verified(secret, body, headers), headers.get("X-Calendence-Event-Id", ""),
+            headers.get("X-Calendence-Delivery-Id", ""), int(headers.get("X-Calendence-Attempt") or 0))
+
+
+def _peer(secret: bytes, body: bytes, headers) -> tuple[bool, str, str, int]:
+    """The same of a request from django-webhook. It sends no event or delivery id: a delivery is
+    one webhook's message about one object and topic, and the object's id stands for the event."""
+    signed = (headers.get("Django-Webhook-Request-Timestamp") or "").encode() + b":" + body
+    expected = hmac.new(secret, signed, hashlib.sha256).hexdigest().encode()
+    offered = (headers.get("Django-Webhook-Signature-v1") or "").split(",")
+    try:
+        payload = json.loads(body)
+        event_id = str(payload["object"]["id"])
+        delivery_id = f"{payload['webhook_uuid']}/{payload['topic']}/{event_id}"
+        valid = payload["webhook_uuid"] == headers.get("Django-Webhook-UUID")
+    except (ValueError, KeyError, TypeError):
+        return False, "", "", 0
+    valid = any(hmac.compare_digest(expected, signature.encode()) for signature in offered) and valid
+    return valid, event_id, delivery_id, 0
+
+
+VERIFIERS = {"hook": _ours, "slow": _ours, "peer": _peer}  # by the path's first segment
+
+
 def build_apps(state: State):
     from aiohttp import web
 
@@ -58,11 +88,9 @@ def build_apps(state: State):
         if secret is None:
             state.unknown += 1
             return web.Response(status=404)
-        valid = _verified(secret, body, request.headers)
-        headers = request.headers
-        delivery_id = headers.get("X-Calendence-Delivery-Id", "")
-        state.records.append([arrived, request.path, headers.get("X-Calendence-Event-Id", ""), delivery_id,
-                              int(headers.get("X-Calendence-Attempt") or 0), valid])
+        verify = VERIFIERS[request.path.split("/", 2)[1]]
+        valid, event_id, delivery_id, attempt = verify(secret, body, request.headers)
+        state.records.append([arrived, request.path, event_id, delivery_id, attempt, valid])
         if not valid:
             state.invalid += 1
             return web.Response(status=401)
@@ -93,6 +121,7 @@ def build_apps(state: State):
     data = web.Application(client_max_size=2 * 1024 * 1024)
     data.router.add_post("/hook/{name}", hook)
     data.router.add_post("/slow/{name}", hook)
+    data.router.add_post("/peer/{name}", hook)
     control = web.Application(client_max_size=64 * 1024 * 1024)
     control.router.add_post("/secrets", set_secrets)
     control.router.add_post("/config", configure)
@@ -121,8 +150,9 @@ class ReceiverClient:
         self.port = port
         self.control_urls = [f"http://127.0.0.1:{p}" for p in control_ports]
 
-    def url(self, name: str, *, slow: bool = False) -> str:
-        return f"http://127.0.0.1:{self.port}/{'slow' if slow else 'hook'}/{name}"
+    def url(self, name: str, *, slow: bool = False, kind: str = "hook") -> str:
+        """An endpoint's URL; `kind` is the path's first segment, which says how to verify it (VERIFIERS)."""
+        return f"http://127.0.0.1:{self.port}/{'slow' if slow else kind}/{name}"
 
     def _call(self, base: str, path: str, payload: dict | None = None) -> dict:
         data = None if payload is None else json.dumps(payload).encode()

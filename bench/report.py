@@ -84,7 +84,10 @@ def draw(rows: list[dict], latest: dict, png: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 4, figsize=(16, 7.5))
+    rows_of_charts = -(-len(rows) // 4)  # one chart per target, four a row: none left out
+    fig, axes = plt.subplots(rows_of_charts, 4, figsize=(16, 3.75 * rows_of_charts), squeeze=False)
+    for axis in axes.flat[len(rows):]:
+        axis.set_visible(False)
     for axis, row in zip(axes.flat, rows):
         value = row["value"] or 0
         colour = "#999999" if row["met"] is None else "#2e7d32" if row["met"] else "#c62828"

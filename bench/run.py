@@ -47,9 +47,11 @@ HEADLINES = {
                          for page in ("stats", "endpoints", "endpoint", "log", "log_filtered", "delivery")
                          for k in ("p50", "p99")},
     "soak": lambda r: {"soak_rss_growth": r["rss_growth_max"], "soak_per_s": r["deliveries_per_s"]},
+    "peer": lambda r: {"peer_drain_per_s": r["deliveries_per_s"], "ours_vs_peer": r["ours_vs_peer"]},
 }
 # Delivery rates read as a fraction of the sender limit measured in the same run.
-RATES = ("throughput_drain_per_s", "throughput_burst_per_s", "fanout_per_s", "isolation_healthy_per_s", "soak_per_s")
+RATES = ("throughput_drain_per_s", "throughput_burst_per_s", "fanout_per_s", "isolation_healthy_per_s", "soak_per_s",
+         "peer_drain_per_s")
 
 
 def parse_args(argv):
@@ -63,6 +65,8 @@ def parse_args(argv):
     parser.add_argument("--db-suffix", default="_bench", help="the bench database is DATABASE_URL's name + this")
     parser.add_argument("--receiver-processes", type=int, default=1)
     parser.add_argument("--keep-database", action="store_true", help="leave the bench database for inspection")
+    parser.add_argument("--peer-venv", type=Path, default=config.PEER_VENV,
+                        help="django-webhook's virtualenv for the peer scenario (made if missing)")
     return parser.parse_args(argv)
 
 
@@ -70,6 +74,8 @@ def planned(args) -> list[str]:
     names = list(config.SCENARIOS) if args.scenario == "all" else [args.scenario]
     if args.soak and "soak" not in names:
         names.append("soak")
+    if "peer" in names and "throughput" not in names:  # ours against it, in the same run
+        names.insert(names.index("peer"), "throughput")
     if any(n in config.DELIVERY_SCENARIOS for n in names) and "sender" not in names:
         names.insert(0, "sender")  # every delivery rate is also read against the sender limit
     for needs_fanout in ("isolation", "soak"):  # a ratio of fan-out; paced by it
@@ -112,6 +118,8 @@ def metadata(args, harness: Harness, run_id: str) -> dict:
 def run_scenario(harness: Harness, name: str, done: dict) -> dict:
     if name in ("isolation", "soak"):
         return getattr(scenarios, name)(harness, done.get("fanout", {}).get("deliveries_per_s"))
+    if name == "peer":
+        return scenarios.peer(harness, done.get("throughput", {}).get("drain", {}).get("deliveries_per_s"))
     return getattr(scenarios, name)(harness)
 
 
@@ -159,7 +167,8 @@ def main(argv=None) -> int:
         print(f"bench: refusing to run: {problem}", file=sys.stderr)
         return 2
     raise_on_sigterm()
-    harness = Harness(config.SIZES[args.size], args.work_dir.resolve(), args.db_suffix, args.receiver_processes)
+    harness = Harness(config.SIZES[args.size], args.work_dir.resolve(), args.db_suffix, args.receiver_processes,
+                      args.peer_venv.resolve())
     names, run_id, ok = planned(args), uuid.uuid4().hex[:12], True
     print(f"bench: scenarios {', '.join(names)} x {args.runs} at size {args.size}; logs in {harness.log_dir}",
           file=sys.stderr, flush=True)

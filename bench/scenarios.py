@@ -56,8 +56,8 @@ def _deliver(h, *, endpoints: int, events: int, slow: int = 0, rate: float = 0.0
     }
 
 
-def _usage(h, run: dict) -> dict:
-    workers = h.sampler.window(*run["window"])
+def _usage(h, run: dict, prefix: str = "worker") -> dict:
+    workers = h.sampler.window(*run["window"], prefix=prefix)
     cpu = sum(w["cpu_s"] for w in workers.values())
     received = run["facts"]["received"]
     return {
@@ -287,6 +287,80 @@ def portal(h) -> dict:
             "queries": {name: plan["queries"] for name, plan in plans.items()},
             "seq_scans": {name: plan["seq_scans"] for name, plan in plans.items()},
             "seq_scanned": {name: plan["seq_scanned"] for name, plan in plans.items() if plan["seq_scanned"]}}
+
+
+# --- 8. The peer: django-webhook 0.0.15 draining as many deliveries ----------------------------
+
+def peer(h, ours_drain_per_s: float | None) -> dict:
+    """throughput_bookings bookings of the peer's model, one webhook at the receiver, made with its
+    workers stopped, then its workers started (our drain, on django-webhook). Our workers are
+    stopped meanwhile so that both drains have the machine alone."""
+    n, side = h.size.throughput_bookings, h.peer
+    side.prepare(h.env.get("CELERY_BROKER_URL", ""))
+    side.fresh()
+    secret = secrets.token_urlsafe(32)
+    url = h.receiver.url("p1", kind="peer")
+    h.receiver.set_secrets({url: secret})
+    side.manage("peer_webhook", "--url", url, "--secret", secret)
+    h.stop_workers()
+    try:
+        run = _peer_drain(h, n)
+    finally:
+        side.stop_workers(h.sampler)
+        h.start_workers()
+    arrivals, rate = run["arrivals"], run["deliveries_per_s"]
+    return {
+        "bookings": n, "package": "django-webhook==0.0.15", "worker_command": worker_command_of_peer(h),
+        "deliveries_per_s": rate,
+        "from_workers_started_per_s": measure.per_second(len(arrivals), run["workers_started"],
+                                                         arrivals[-1] if arrivals else None),
+        "workers_start_to_first_receipt_s": round(arrivals[0] - run["workers_started"], 2) if arrivals else None,
+        "bookings_created_per_s": _commit_rate(run),
+        "ours_drain_per_s": ours_drain_per_s,
+        "ours_vs_peer": round(ours_drain_per_s / rate, 2) if ours_drain_per_s and rate else None,
+        **run["facts"], **_usage(h, run, prefix="peerworker"),
+    }
+
+
+def _peer_drain(h, n: int) -> dict:
+    """The drain itself, timed as our drain is: deliveries/s from the first receipt to the last."""
+    h.receiver.reset()
+    window_start = time.time()
+    h.sampler.sample()
+    load = h.peer.manage("peer_bookings", "--count", str(n))
+    workers_started = time.time()
+    h.peer.start_workers(h.sampler)
+    waited = measure.wait_for_receipts(h.receiver, n, timeout=120 + n / 20)
+    logged = {}
+
+    def settled() -> bool:  # its WebhookEvent rows turn SUCCESS just after each answer
+        logged.update(h.peer.manage("peer_events"))
+        by_status = logged["events_by_status"]
+        return by_status.get("PENDING", 0) == 0 and sum(by_status.values()) >= n
+
+    measure.wait_until(settled, timeout=60, interval=0.5)
+    h.sampler.sample()
+    records, invalid, unknown = h.receiver.records()
+    first = measure.receipts(records)
+    arrivals = sorted(arrived for arrived, _path, _event in first["first"].values())
+    return {
+        "load": load, "arrivals": arrivals, "workers_started": workers_started,
+        "window": (window_start, time.time()),
+        "deliveries_per_s": measure.per_second(len(arrivals), arrivals[0] if arrivals else None,
+                                               arrivals[-1] if arrivals else None),
+        "facts": {
+            "expected": n, "received": len(first["first"]),
+            "complete": waited["complete"] and len(first["first"]) >= n, "duplicates": first["duplicates"],
+            "invalid_signatures": invalid, "unknown_paths": unknown, "requests": len(records),
+            "events_by_status": logged.get("events_by_status", {}),
+        },
+    }
+
+
+def worker_command_of_peer(h) -> list[str]:
+    from bench.peerside import worker_command
+
+    return worker_command(h.peer.venv, h.peer.queue)[1:]
 
 
 # --- Soak (--soak): worker memory over a long run ---------------------------------------------

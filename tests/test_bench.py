@@ -5,8 +5,12 @@ one well-formed JSON line with plausible counts (every delivery received once, w
 valid signature, and logged). It runs against whatever this test run uses: PostgreSQL
 and Redis in CI, or the embedded defaults (SQLite and the filesystem broker), in a
 database, queue and work directory of its own; bench/results.jsonl is never written.
+The peer scenario (django-webhook) needs its virtualenv: made once from PyPI (about 15 s),
+then cached in var/bench/peer-venv; a machine that cannot install it skips (fails in CI).
 """
 
+import hashlib
+import hmac
 import importlib.util
 import json
 import os
@@ -19,7 +23,11 @@ from pathlib import Path
 import pytest
 
 from bench import config
+from bench.peerside import ensure_venv, worker_command
+from bench.receiver import _peer
 from bench.report import latest_medians, markdown, verdicts
+from bench.run import parse_args, planned
+from tests.support.required import skip_or_fail
 
 ROOT = Path(__file__).resolve().parent.parent
 DELIVERY_SCENARIOS = ("fanout", "paced", "isolation")
@@ -37,6 +45,7 @@ def tiny_run(tmp_path_factory):
         pytest.skip("the benchmark's receiver needs aiohttp (pip install -r requirements-bench.txt)")
     workdir = tmp_path_factory.mktemp("bench")
     output = workdir / "results.jsonl"
+    _peer_venv_or_skip(workdir / "peer-venv.log")
     results_before = config.RESULTS_PATH.stat().st_mtime_ns if config.RESULTS_PATH.exists() else None
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "CELERY_QUEUE")}
     finished = subprocess.run(
@@ -51,6 +60,16 @@ def tiny_run(tmp_path_factory):
     written = [json.loads(line) for line in output.read_text().splitlines()]
     assert printed == written, "stdout and the results file must hold the same lines"
     return {line["scenario"]: line for line in written}
+
+
+def _peer_venv_or_skip(log_path: Path) -> None:
+    """The peer scenario's virtualenv (django-webhook 0.0.15 from PyPI, about 15 s once; then cached in
+    var/bench/peer-venv), made here so that a machine that cannot install it skips, saying why."""
+    try:
+        ensure_venv(config.PEER_VENV, log_path)
+    except (OSError, subprocess.SubprocessError) as exc:
+        skip_or_fail(f"the bench's peer scenario needs bench/peer/requirements.txt installed into "
+                     f"{config.PEER_VENV}, which failed ({exc}; see {log_path})")
 
 
 def test_every_scenario_wrote_one_line_with_its_provenance(tiny_run):
@@ -142,3 +161,47 @@ def test_report_takes_the_latest_medians_and_judges_them(tiny_run, tmp_path):
 
         draw(verdicts(latest), latest, tmp_path / "report.png")
         assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_peer_drains_as_many_deliveries_as_our_drain_and_every_one_arrives(tiny_run):
+    figures = tiny_run["peer"]["figures"]
+    n = TINY.throughput_bookings
+    assert figures["package"] == "django-webhook==0.0.15"
+    assert figures["bookings"] == figures["expected"] == figures["received"] == figures["requests"] == n
+    assert figures["complete"] is True
+    assert figures["duplicates"] == figures["invalid_signatures"] == figures["unknown_paths"] == 0
+    assert figures["events_by_status"] == {"SUCCESS": n}  # django-webhook's own log agrees
+    ours = tiny_run["throughput"]["figures"]["drain"]["deliveries_per_s"]
+    assert figures["ours_drain_per_s"] == ours
+    assert figures["ours_vs_peer"] == round(ours / figures["deliveries_per_s"], 2)
+    assert set(figures["workers"]) == {f"peerworker{i}" for i in range(1, config.worker_replicas() + 1)}
+
+
+def test_peer_workers_run_its_documented_command_with_our_pool_and_concurrency():
+    ours = config.worker_command()
+    command = worker_command(config.PEER_VENV, "peer-q")
+    assert command[0] == str(config.PEER_VENV / "bin" / "celery")
+    assert command[1:6] == ["-A", "peerproject", "worker", "-Q", "peer-q"]
+    assert command[6:] == ours[ours.index("worker") + 1:] and "--concurrency" in command
+
+
+def test_the_peer_is_run_with_our_drain_and_the_sender_limit():
+    assert planned(parse_args(["--scenario", "peer"])) == ["sender", "throughput", "peer"]
+    assert planned(parse_args(["--scenario", "throughput"])) == ["sender", "throughput"]
+
+
+def _signed_as_django_webhook(secret: bytes, body: bytes, timestamp: str = "1700000000") -> dict:
+    signature = hmac.new(secret, timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    return {"Django-Webhook-Request-Timestamp": timestamp, "Django-Webhook-Signature-v1": f"0bad,{signature}",
+            "Django-Webhook-UUID": "w-1"}
+
+
+def test_receiver_verifies_the_peers_signature_and_names_its_deliveries():
+    secret = b"peer-secret-0123"
+    body = json.dumps({"object": {"id": 7}, "topic": "shop.Booking/create", "webhook_uuid": "w-1"}).encode()
+    headers = _signed_as_django_webhook(secret, body)
+    assert _peer(secret, body, headers) == (True, "7", "w-1/shop.Booking/create/7", 0)
+    assert _peer(b"another-secret-000", body, headers)[0] is False
+    assert _peer(secret, body.replace(b"7", b"8"), headers)[0] is False
+    assert _peer(secret, body, {**headers, "Django-Webhook-UUID": "w-2"})[0] is False
+    assert _peer(secret, b"not json", _signed_as_django_webhook(secret, b"not json"))[0] is False
