@@ -14,7 +14,7 @@ import argparse
 import json
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 def create_bookings(business_id: str, count: int, rate: float, start_at: float, tag: str) -> dict:
@@ -23,7 +23,7 @@ def create_bookings(business_id: str, count: int, rate: float, start_at: float, 
 
     business = Business.objects.get(pk=business_id)
     service, location = business.services.first(), business.locations.first()
-    starts = datetime(2030, 1, 1, 9, tzinfo=timezone.utc)
+    starts = datetime(2030, 1, 1, 9, tzinfo=UTC)
     while time.time() < start_at:
         time.sleep(min(start_at - time.time(), 0.05))
     began, first_commit, worst_lag, cpu_began = time.time(), None, 0.0, time.process_time()

@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import config, scenarios
@@ -140,7 +140,7 @@ def one_run(harness: Harness, names: list[str], meta: dict, run: int, runs: int,
         print(f"bench: run {run}/{runs}: {name} ...", file=sys.stderr, flush=True)
         began, load_before = time.time(), scenarios.load_average()
         line = {"scenario": name, "run": run, "runs": runs,
-                "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"), **meta,
+                "timestamp": datetime.now(UTC).isoformat(timespec="seconds"), **meta,
                 "auxiliary": asked not in ("all", name)}  # run only because the asked-for scenario needs it
         try:
             figures = run_scenario(harness, name, done)

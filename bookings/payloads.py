@@ -1,13 +1,13 @@
 """The booking as webhook receivers see it: the documented `data` object."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .models import Booking
 
 
 def iso_utc(moment: datetime) -> str:
     """UTC, ISO 8601 with an explicit offset: 2026-03-25T14:00:00+00:00."""
-    return moment.astimezone(timezone.utc).isoformat()
+    return moment.astimezone(UTC).isoformat()
 
 
 def booking_payload(booking: Booking) -> dict:

@@ -18,6 +18,7 @@ from .serializers import (
     ServiceSerializer,
 )
 
+
 class BusinessScopedViewSet(TenantScopedViewSet):
     """A viewset over one model of the caller's business."""
 

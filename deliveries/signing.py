@@ -19,7 +19,7 @@ def standard_webhooks_signature(secret: str, message_id: str, timestamp: int, bo
     The key is the base64-decoded part of the secret after `whsec_`.
     """
     key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
-    signed = f"{message_id}.{timestamp}.".encode("utf-8") + body
+    signed = f"{message_id}.{timestamp}.".encode() + body
     digest = hmac.new(key, signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode("ascii")
 

@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -264,7 +264,7 @@ def parse_retry_after(value: str, *, now: datetime | None = None) -> float | Non
         return None
     if moment.tzinfo is None:
         return None
-    return max((moment - (now or datetime.now(timezone.utc))).total_seconds(), 0.0)
+    return max((moment - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
 def _read_capped(response: requests.Response, attempt: _Attempt) -> str:

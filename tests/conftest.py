@@ -5,7 +5,7 @@ Objects are made through the project's own services, the way the API makes them.
 
 import os
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
@@ -22,7 +22,7 @@ from tests.support.tcp_proxy import TcpProxy
 from webhooks import event_types
 from webhooks.services import webhook_endpoint_create
 
-STARTS_AT = datetime(2026, 12, 1, 14, 0, tzinfo=timezone.utc)
+STARTS_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 
 
 class Tenant:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import time_machine
 from django.contrib.auth.models import User
-from django.utils import timezone
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 LOGIN_URL = "/admin/login/"

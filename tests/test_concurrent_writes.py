@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.db import connection, connections
 
-from tests.support.engine import delivery_attempt
 from deliveries.models import Delivery, Event
 from tests.conftest import STARTS_AT
+from tests.support.engine import delivery_attempt
 
 WRITERS = 8
 BOOKINGS_EACH = 15

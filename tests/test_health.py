@@ -10,10 +10,10 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from deliveries.attempts import claim_expiry
-from tests.support.engine import delivery_attempt
 from deliveries.metrics import DURATION_BUCKETS
 from deliveries.models import Delivery, DeliveryAttempt
 from tests.conftest import STARTS_AT
+from tests.support.engine import delivery_attempt
 from tests.support.receiver import Answer
 
 

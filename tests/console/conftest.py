@@ -2,11 +2,10 @@
 
 import pytest
 from django.contrib.admin.utils import quote
-from django.contrib.auth.models import User
 from django.urls import reverse
 
-from tests.support.engine import delivery_attempt
 from deliveries.models import Delivery
+from tests.support.engine import delivery_attempt
 from tests.support.receiver import Answer
 
 

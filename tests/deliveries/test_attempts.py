@@ -6,10 +6,10 @@ import pytest
 from django.utils import timezone
 
 from deliveries.attempts import attempts_begin, claim_expiry, retry_delay
-from tests.support.engine import delivery_attempt
 from deliveries.models import Delivery, DeliveryAttempt
 from deliveries.sender import Sender
 from deliveries.services import deliveries_redeliver, deliveries_sweep_overdue
+from tests.support.engine import delivery_attempt
 from tests.support.receiver import Answer
 from webhooks.services import webhook_endpoint_delete
 

@@ -1,13 +1,13 @@
 """bulk_update_rows: each row gets its own values, whatever they are (the engine logs attempts with it)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from deliveries.bulk import bulk_update_rows
 from deliveries.models import Delivery, DeliveryAttempt
 
-STARTED = datetime(2030, 1, 1, 9, tzinfo=timezone.utc)
+STARTED = datetime(2030, 1, 1, 9, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def test_every_row_gets_its_own_values_nulls_and_awkward_text_included(delivery)
     attempts = DeliveryAttempt.objects.bulk_create(
         [DeliveryAttempt(delivery=delivery, number=number, started_at=STARTED) for number in (1, 2, 3)]
     )
-    finished = datetime(2030, 1, 1, 9, 0, 1, 250000, tzinfo=timezone.utc)
+    finished = datetime(2030, 1, 1, 9, 0, 1, 250000, tzinfo=UTC)
     values = [  # (finished_at, duration_ms, status_code, error, response_body)
         (finished, 1250, 200, None, 'quotes \' " and a backslash \\ and {braces,commas}'),
         (None, None, None, "timeout", ""),

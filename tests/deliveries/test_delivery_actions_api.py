@@ -8,10 +8,9 @@ from django.utils import timezone
 from jsonschema import Draft202012Validator
 
 from bookings import services as booking_services
-from tests.support.engine import delivery_attempt
 from deliveries.models import Delivery, Event
+from tests.support.engine import delivery_attempt
 from tests.support.receiver import Answer
-from webhooks import event_types
 from webhooks.models import WebhookEndpoint
 
 

@@ -1,6 +1,6 @@
 """Endpoint health (410 Gone, sustained failure) and Retry-After backpressure, on real attempts."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -16,7 +16,7 @@ from tests.support.engine import delivery_attempt
 from tests.support.receiver import Answer
 from webhooks.models import WebhookEndpoint
 
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -241,13 +241,13 @@ def test_parse_retry_after_reads_delta_seconds(value, seconds):
 
 
 def test_parse_retry_after_reads_an_http_date():
-    now = datetime(2015, 10, 21, 7, 23, tzinfo=timezone.utc)
+    now = datetime(2015, 10, 21, 7, 23, tzinfo=UTC)
 
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=now) == 300.0
 
 
 def test_parse_retry_after_of_a_past_date_is_zero():
-    now = datetime(2015, 10, 21, 8, 0, tzinfo=timezone.utc)
+    now = datetime(2015, 10, 21, 8, 0, tzinfo=UTC)
 
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=now) == 0.0
 

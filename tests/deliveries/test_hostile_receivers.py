@@ -4,7 +4,9 @@ import dataclasses
 
 import pytest
 from django.db import connection
-from hypothesis import HealthCheck, example, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from deliveries.attempts import attempts_begin, attempts_finish
 from deliveries.engine import DeliveryEngine

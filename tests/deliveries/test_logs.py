@@ -8,9 +8,9 @@ from celery.app.trace import LOG_RECEIVED, LOG_SUCCESS
 from django.utils import timezone
 
 from calendence.log_filters import QuietRoutineTasks
-from tests.support.engine import delivery_attempt
 from deliveries.models import Delivery
 from deliveries.tasks import sweep_due_deliveries
+from tests.support.engine import delivery_attempt
 from tests.support.receiver import Answer
 from webhooks.services import webhook_endpoint_update
 

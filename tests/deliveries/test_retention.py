@@ -3,10 +3,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.support.engine import delivery_attempt
 from deliveries.models import Delivery, DeliveryAttempt, Event
 from deliveries.retention import delivery_log_purge
 from deliveries.tasks import purge_delivery_log
+from tests.support.engine import delivery_attempt
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ verified with the official `standardwebhooks` package, as an integrator would.
 import base64
 import hashlib
 import hmac
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -15,11 +15,11 @@ import time_machine
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bookings import services as booking_services
-from tests.support.engine import delivery_attempt
 from deliveries.models import Delivery
+from tests.support.engine import delivery_attempt
 from tests.support.receiver import Answer, Receiver
 
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def hex_signature(secret: str, body: bytes) -> str:

@@ -17,11 +17,10 @@ import pytest
 import requests
 from django.db import connection
 
-from calendence.process_role import database_application_name
 from tests.faults.conftest import free_port, subprocess_database_url
-from tests.support.waiting import wait_until
 from tests.faults.web_server import WebServer, web_environment
 from tests.support.commands import compose_command, procfile_command
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

@@ -16,7 +16,7 @@ import re
 import signal
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -57,7 +57,7 @@ class Api:
 
     def book(self) -> dict:
         self._bookings += 1
-        starts_at = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc) + timedelta(hours=self._bookings)
+        starts_at = datetime(2026, 12, 1, 8, 0, tzinfo=UTC) + timedelta(hours=self._bookings)
         return self._post("/api/v1/bookings", {
             "service_id": self.service,
             "location_id": self.location,
@@ -388,7 +388,7 @@ def test_a_warm_shutdown_claims_nothing_after_the_signal_and_another_worker_fini
         api.book()
 
     receiver.wait_for(4, timeout=15)
-    signalled = datetime.now(timezone.utc)
+    signalled = datetime.now(UTC)
     assert first.stop() == 0
     made = DeliveryAttempt.objects.filter(delivery__endpoint_id=webhook["id"])
     assert made.count() < 40  # it left the rest of the queue

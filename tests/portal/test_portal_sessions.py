@@ -1,7 +1,7 @@
 """Getting in: POST /api/v1/portal-sessions, manage.py portal_link, and opening the link."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from urllib.parse import urlsplit
 
@@ -14,7 +14,7 @@ from bookings.models import Business
 from portal.models import PortalLink
 
 SESSIONS = "/api/v1/portal-sessions"
-MOMENT = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+MOMENT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def create_link(tenant, body=None):

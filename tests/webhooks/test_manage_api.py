@@ -1,7 +1,7 @@
 """CONTRACT §8 management calls: PATCH a webhook, rotate its secret, and the event-type catalog."""
 
 import base64
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -17,7 +17,7 @@ WEBHOOKS = "/api/v1/webhooks"
 URL = "https://hooks.example.com/calendence"
 OTHER_URL = "https://other.example.com/in"
 EVENT_TYPES = {"booking.created", "booking.updated", "booking.cancelled", "booking.completed"}
-MOMENT = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+MOMENT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def create(tenant, events=("booking.created",), url: str = URL, **extra) -> dict:
