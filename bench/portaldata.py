@@ -148,7 +148,7 @@ def _timestamps_as_given():
     try:
         yield
     finally:
-        for field, (auto_now, auto_now_add) in zip(fields, saved):
+        for field, (auto_now, auto_now_add) in zip(fields, saved, strict=True):
             field.auto_now, field.auto_now_add = auto_now, auto_now_add
 
 

@@ -26,15 +26,16 @@ def read_lines(path: Path) -> list[dict]:
 def latest_medians(lines: list[dict], size: str = "full") -> dict:
     """{scenario: {"run_id", "commit", "timestamp", "runs", "headline": {figure: median}}}."""
     newest: dict[str, str] = {}
-    usable = [l for l in lines if l.get("size") == size and "error" not in l and "headline" in l]
+    usable = [line for line in lines if line.get("size") == size and "error" not in line and "headline" in line]
     # Lines a run added only because the asked-for scenario needs them (the sender limit, fan-out
     # for isolation and soak) count only where no run asked for that scenario itself.
-    for line in sorted(usable, key=lambda l: not l.get("auxiliary", False)):
+    for line in sorted(usable, key=lambda line: not line.get("auxiliary", False)):
         newest[line["scenario"]] = line["run_id"]  # the file is in time order: the last wins
     latest = {}
     for scenario, run_id in newest.items():
-        latest[scenario] = _medians([l for l in usable if l["run_id"] == run_id and l["scenario"] == scenario])
-        sender = [l for l in usable if l["run_id"] == run_id and l["scenario"] == "sender"]
+        of_run = [line for line in usable if line["run_id"] == run_id]
+        latest[scenario] = _medians([line for line in of_run if line["scenario"] == scenario])
+        sender = [line for line in of_run if line["scenario"] == "sender"]
         latest[scenario]["sender_limit"] = _medians(sender)["headline"].get("sender_limit_per_s") if sender else None
     return latest
 
@@ -88,7 +89,7 @@ def draw(rows: list[dict], latest: dict, png: Path) -> None:
     fig, axes = plt.subplots(rows_of_charts, 4, figsize=(16, 3.75 * rows_of_charts), squeeze=False)
     for axis in axes.flat[len(rows):]:
         axis.set_visible(False)
-    for axis, row in zip(axes.flat, rows):
+    for axis, row in zip(axes.flat, rows, strict=False):  # the last row of charts may have spares
         value = row["value"] or 0
         colour = "#999999" if row["met"] is None else "#2e7d32" if row["met"] else "#c62828"
         bars, heights, colours = ["measured"], [value], [colour]

@@ -160,10 +160,10 @@ def _log(finished: list[Finished]) -> list[DeliveryOutcome]:
         # In the same transaction: an outage that fails it leaves nothing half done to redo.
         endpoints_health_record(
             (sending.delivery.endpoint, result.status_code, outcome.status == Delivery.Status.FAILED)
-            for (sending, result), outcome in zip(finished, outcomes)
+            for (sending, result), outcome in zip(finished, outcomes, strict=True)
             if not result.succeeded
         )
-    for (sending, result), outcome in zip(finished, outcomes):
+    for (sending, result), outcome in zip(finished, outcomes, strict=True):
         if outcome.status == Delivery.Status.FAILED:
             log_failed_for_good(sending.delivery, _summary(result))
     return outcomes

@@ -28,7 +28,7 @@ def test_every_row_gets_its_own_values_nulls_and_awkward_text_included(delivery)
         (None, None, None, "timeout", ""),
         (finished, 0, 502, None, "ünïcode ✓ and NULL and \n new lines"),
     ]
-    for attempt, (finished_at, duration_ms, status_code, error, body) in zip(attempts, values):
+    for attempt, (finished_at, duration_ms, status_code, error, body) in zip(attempts, values, strict=True):
         attempt.finished_at, attempt.duration_ms, attempt.status_code = finished_at, duration_ms, status_code
         attempt.error, attempt.response_body = error, body
 

@@ -125,7 +125,7 @@ def assert_the_log_tells_the_truth(api, webhook, receiver, *, events: int) -> di
         assert all(attempt["finished_at"] is not None for attempt in attempts), delivery
         assert (attempts[-1]["status_code"], attempts[-1]["error"]) == (200, None), delivery
         assert all(a["error"] is not None or not 200 <= a["status_code"] < 300 for a in attempts[:-1]), delivery
-        for earlier, later in zip(attempts, attempts[1:]):
+        for earlier, later in zip(attempts, attempts[1:], strict=False):
             assert later["started_at"] >= earlier["finished_at"], f"overlapping attempts: {delivery}"
         seen = sorted(int(c.headers["X-Calendence-Attempt"]) for c in received
                       if c.headers["X-Calendence-Delivery-Id"] == delivery["id"])

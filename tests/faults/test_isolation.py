@@ -109,7 +109,7 @@ def test_a_killed_worker_uses_up_only_the_tries_whose_requests_left(faults, tena
         wait_until_settled(webhook, 12, timeout=90)
     for receiver in receivers:
         assert_nothing_more_arrives(receiver)
-    for webhook, receiver in zip(webhooks, receivers):
+    for webhook, receiver in zip(webhooks, receivers, strict=True):
         for delivery in api.deliveries(webhook):
             seen = sorted(int(c.headers["X-Calendence-Attempt"]) for c in receiver.requests
                           if c.headers["X-Calendence-Delivery-Id"] == delivery["id"])

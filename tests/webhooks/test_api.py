@@ -528,13 +528,13 @@ def test_another_business_webhook_is_404_both_ways(tenant, other_tenant, call):
     mine = created_id(tenant.client)
     theirs = created_id(other_tenant.client)
 
+    request = {
+        "retrieve": lambda client, foreign: client.get(detail(foreign)),
+        "delete": lambda client, foreign: client.delete(detail(foreign)),
+        "deliveries": lambda client, foreign: client.get(f"{detail(foreign)}/deliveries"),
+    }[call]
     for client, foreign in ((tenant.client, theirs), (other_tenant.client, mine)):
-        response = {
-            "retrieve": lambda: client.get(detail(foreign)),
-            "delete": lambda: client.delete(detail(foreign)),
-            "deliveries": lambda: client.get(f"{detail(foreign)}/deliveries"),
-        }[call]()
-        assert_error(response, 404, "not_found")
+        assert_error(request(client, foreign), 404, "not_found")
 
     assert WebhookEndpoint.objects.alive().count() == 2
 
