@@ -207,7 +207,10 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # No lines for a sweep that found nothing (every WEBHOOK_SWEEP_INTERVAL_SECONDS).
-        **{name: {"filters": ["quiet_routine_tasks"]} for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")},
+        **{
+            name: {"filters": ["quiet_routine_tasks"]}
+            for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+        },
         # Failed admin logins and lockouts are warnings; axes' start banner and successes are noise.
         "axes": {"level": "WARNING"},
     },

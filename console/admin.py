@@ -62,8 +62,10 @@ class EndpointHealthColumns:
     @admin.display(description="state")
     def state(self, endpoint):
         if endpoint.is_deleted:
-            return format_html('<span class="console-state-off">Deleted</span><br><span class="console-muted">since {}</span>',
-                               moment(endpoint.deleted_at))
+            return format_html(
+                '<span class="console-state-off">Deleted</span><br><span class="console-muted">since {}</span>',
+                moment(endpoint.deleted_at),
+            )
         if endpoint.is_active:
             return mark_safe('<span class="console-state-ok">Active</span>')
         return format_html(
@@ -129,8 +131,12 @@ class ConsoleWebhookEndpointAdmin(EndpointHealthColumns, ConsoleListMixin, Webho
         for endpoint in queryset:
             count = deliveries_recover(endpoint=endpoint, since=since)
             total += count
-            self.log_change(request, endpoint, f"Recovered: redelivered {count} failed deliveries since {moment(since)}")
-        message = ngettext("Redelivering %d failed delivery since %s.", "Redelivering %d failed deliveries since %s.", total)
+            self.log_change(
+                request, endpoint, f"Recovered: redelivered {count} failed deliveries since {moment(since)}"
+            )
+        message = ngettext(
+            "Redelivering %d failed delivery since %s.", "Redelivering %d failed deliveries since %s.", total
+        )
         self.message_user(request, message % (total, moment(since)), messages.SUCCESS)
         return None
 
@@ -158,7 +164,9 @@ class ConsoleBusinessAdmin(ConsoleListMixin, BusinessAdmin):
         context = {
             "rows": rows,
             "deliveries_url": deliveries_url(business=business),
-            "failed_url": f"{reverse('admin:deliveries_faileddelivery_changelist')}?{urlencode({'business': business.pk})}",
+            "failed_url": (
+                f"{reverse('admin:deliveries_faileddelivery_changelist')}?{urlencode({'business': business.pk})}"
+            ),
             "failed_24h_url": deliveries_url(business=business, status="failed", since=since),
             "events_url": f"{reverse('admin:deliveries_event_changelist')}?{urlencode({'business': business.pk})}",
         }

@@ -70,7 +70,9 @@ class TimeRangeFilter(admin.FieldListFilter):
         super().__init__(field, request, params, model, model_admin, field_path)
         # Its little form keeps the list's other filters and search.
         ours = {*self.expected_parameters(), "p", "e"}
-        self.other_parameters = [(key, value) for key, values in request.GET.lists() if key not in ours for value in values]
+        self.other_parameters = [
+            (key, value) for key, values in request.GET.lists() if key not in ours for value in values
+        ]
         self.title = f"{field.verbose_name} (time zone {timezone.get_current_timezone_name()})"
 
     def expected_parameters(self):
@@ -119,5 +121,9 @@ class ConsoleListMixin:
                 "admin/js/vendor/jquery/jquery.js", "admin/js/vendor/select2/select2.full.js",
                 "admin/js/jquery.init.js", "admin/js/autocomplete.js", "console/console.js",
             ],
-            css={"screen": ["admin/css/vendor/select2/select2.css", "admin/css/autocomplete.css", "console/console.css"]},
+            css={
+                "screen": [
+                    "admin/css/vendor/select2/select2.css", "admin/css/autocomplete.css", "console/console.css",
+                ],
+            },
         )

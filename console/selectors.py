@@ -29,7 +29,9 @@ def endpoints_failing_most(*, limit: int = 10) -> list:
     """The endpoints with the most failed deliveries created in the last 24 h, most first, each
     with its health (endpoint.health): three queries whatever the limit."""
     since, until = health_window()
-    window = Q(deliveries__created_at__gte=since, deliveries__created_at__lt=until, deliveries__status=Delivery.Status.FAILED)
+    window = Q(
+        deliveries__created_at__gte=since, deliveries__created_at__lt=until, deliveries__status=Delivery.Status.FAILED
+    )
     endpoints = list(
         WebhookEndpoint.objects.annotate(failed_24h=Count("deliveries", filter=window))
         .filter(failed_24h__gt=0).select_related("business", "hub").order_by("-failed_24h", "url")[:limit]

@@ -24,7 +24,9 @@ BusinessFilter = autocomplete_filter("business", "business", "business", "delive
 AttemptBusinessFilter = autocomplete_filter(
     "business", "business", "delivery__event__business", "deliveries.Event.business"
 )
-AttemptEndpointFilter = autocomplete_filter("endpoint", "endpoint", "delivery__endpoint", "deliveries.Delivery.endpoint")
+AttemptEndpointFilter = autocomplete_filter(
+    "endpoint", "endpoint", "delivery__endpoint", "deliveries.Delivery.endpoint"
+)
 BUSINESS_SEARCH = ["event__business__name", "=event__business__id"]
 
 
@@ -51,7 +53,9 @@ def redeliver_message(*, selected: int, redelivered: int) -> str:
     message = ngettext("Redelivering %d delivery", "Redelivering %d deliveries", redelivered) % redelivered
     pending = max(selected - redelivered, 0)
     if pending:
-        message += ngettext(" (%d still pending, left as it is)", " (%d still pending, left as they are)", pending) % pending
+        message += ngettext(
+            " (%d still pending, left as it is)", " (%d still pending, left as they are)", pending
+        ) % pending
     return message + "."
 
 
@@ -83,7 +87,9 @@ class EventAdmin(ConsoleListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(Delivery)
 class DeliveryAdmin(ConsoleListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     # The columns an operator scans fit at 1280 px next to the filters: ids shortened (searchable in full).
-    list_display = ["short_id", "created_at", "status", "business", "endpoint_url", "event_type", "tries", "last_error_short"]
+    list_display = [
+        "short_id", "created_at", "status", "business", "endpoint_url", "event_type", "tries", "last_error_short",
+    ]
     list_display_links = ["short_id"]
     list_filter = [
         "status", BusinessOfEventFilter, EndpointFilter, "event__type", ("created_at", TimeRangeFilter),
@@ -97,7 +103,10 @@ class DeliveryAdmin(ConsoleListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "claimed_until", "last_error", "created_at", "completed_at",
     ]
     # The payload folded, so the attempts (below the fieldsets) come right after the summary.
-    fieldsets = [(None, {"fields": summary_fields}), ("Payload", {"fields": ["payload_pretty"], "classes": ["collapse"]})]
+    fieldsets = [
+        (None, {"fields": summary_fields}),
+        ("Payload", {"fields": ["payload_pretty"], "classes": ["collapse"]}),
+    ]
     readonly_fields = [*summary_fields, "payload_pretty"]
     actions = ["redeliver"]
 
@@ -118,7 +127,9 @@ class DeliveryAdmin(ConsoleListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             context.update(
                 attempts=obj.attempts.order_by("number"),
                 can_redeliver=self.has_redeliver_permission(request) and obj.status != Delivery.Status.PENDING,
-                redeliver_url=reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_redeliver", args=[quote(obj.pk)]),
+                redeliver_url=reverse(
+                    f"admin:{self.opts.app_label}_{self.opts.model_name}_redeliver", args=[quote(obj.pk)]
+                ),
             )
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
@@ -130,9 +141,13 @@ class DeliveryAdmin(ConsoleListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         if not self.has_redeliver_permission(request, delivery):
             raise PermissionDenied
         self._redeliver(request, [delivery])
-        return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[quote(delivery.pk)]))
+        return HttpResponseRedirect(
+            reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[quote(delivery.pk)])
+        )
 
-    @admin.action(description="Redeliver the selected deliveries (a fresh series of attempts)", permissions=["redeliver"])
+    @admin.action(
+        description="Redeliver the selected deliveries (a fresh series of attempts)", permissions=["redeliver"]
+    )
     def redeliver(self, request, queryset):
         self._redeliver(request, list(queryset))
 
@@ -141,7 +156,9 @@ class DeliveryAdmin(ConsoleListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         for delivery in deliveries:
             if delivery.pk in redelivered:
                 self.log_change(request, delivery, f"Redelivered (was {delivery.status})")
-        self.message_user(request, redeliver_message(selected=len(deliveries), redelivered=len(redelivered)), messages.SUCCESS)
+        self.message_user(
+            request, redeliver_message(selected=len(deliveries), redelivered=len(redelivered)), messages.SUCCESS
+        )
 
     @admin.display(description="delivery", ordering="id")
     def short_id(self, delivery):
@@ -195,7 +212,11 @@ class AttemptOutcomeFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         codes = DeliveryAttempt.objects.exclude(error=None).order_by("error").values_list("error", flat=True).distinct()
-        return [("succeeded", "succeeded"), (self.HTTP_ERROR, "HTTP error (non-2xx answer)"), *((code, code) for code in codes)]
+        return [
+            ("succeeded", "succeeded"),
+            (self.HTTP_ERROR, "HTTP error (non-2xx answer)"),
+            *((code, code) for code in codes),
+        ]
 
     def queryset(self, request, queryset):
         answered = queryset.filter(error=None, status_code__isnull=False)

@@ -131,7 +131,9 @@ def _log_alone(answer: Finished) -> list[DeliveryOutcome]:
         except DATABASE_UNREACHABLE:
             raise
         except (DatabaseError, ValueError):
-            logger.exception("Attempt %s of delivery %s could not be logged.", sending.attempt.number, sending.delivery.pk)
+            logger.exception(
+                "Attempt %s of delivery %s could not be logged.", sending.attempt.number, sending.delivery.pk
+            )
     return []
 
 
@@ -221,7 +223,9 @@ CLAIMED_COLUMNS = (
 
 
 def _lock_claimable(now: datetime, delivery_ids, limit: int, scope: ClaimScope) -> list[Delivery]:
-    candidates = Delivery.objects.claimable(now, skip_endpoints=scope.skip_endpoints, only_endpoints=scope.only_endpoints)
+    candidates = Delivery.objects.claimable(
+        now, skip_endpoints=scope.skip_endpoints, only_endpoints=scope.only_endpoints
+    )
     candidates = candidates.select_related("event", "endpoint").only(*CLAIMED_COLUMNS)
     if delivery_ids is not None:
         candidates = candidates.filter(pk__in=delivery_ids)

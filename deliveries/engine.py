@@ -138,7 +138,9 @@ class DeliveryEngine:
             loop.ended = loop.left = True
             return
         # Lingering for new work, or waiting for answers only this loop can log.
-        self._wait_for_work(until=min(loop.last_work + self.linger_seconds, loop.deadline) if lingering else loop.deadline)
+        self._wait_for_work(
+            until=min(loop.last_work + self.linger_seconds, loop.deadline) if lingering else loop.deadline
+        )
 
     def _anything_due(self) -> bool:
         """Is a delivery due that this process could claim (a free slot for its endpoint)?

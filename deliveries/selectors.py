@@ -57,7 +57,9 @@ def webhook_endpoints_health(endpoint_ids, *, since: datetime, until: datetime) 
         ),
     )
     rows = list(latest.values("pk", "last_success_at", "last_failed_attempt"))
-    failures = DeliveryAttempt.objects.in_bulk([row["last_failed_attempt"] for row in rows if row["last_failed_attempt"]])
+    failures = DeliveryAttempt.objects.in_bulk(
+        [row["last_failed_attempt"] for row in rows if row["last_failed_attempt"]]
+    )
     return {row["pk"]: _health({**counts.get(row["pk"], {}), **row}, failures.get(row["last_failed_attempt"]))
             for row in rows}
 

@@ -29,7 +29,9 @@ def sweep_due_deliveries() -> int:
     there is none (calendence.log_filters); a sweep that finds some means messages were lost."""
     overdue = deliveries_sweep_overdue()
     if overdue:
-        logger.warning("Found %d overdue deliveries with no worker on them; handing them to the workers again.", len(overdue))
+        logger.warning(
+            "Found %d overdue deliveries with no worker on them; handing them to the workers again.", len(overdue)
+        )
     return enqueue(overdue)
 
 

@@ -210,7 +210,9 @@ class DeliveryViewSet(mixins.RetrieveModelMixin, DeliveryLogViewSet):
                 "A fresh series",
                 response_only=True,
                 status_codes=["202"],
-                value={**DELIVERY, "status": "pending", "next_attempt_at": "2026-03-24T15:00:00Z", "completed_at": None},
+                value={
+                    **DELIVERY, "status": "pending", "next_attempt_at": "2026-03-24T15:00:00Z", "completed_at": None,
+                },
             )
         ],
     )

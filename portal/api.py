@@ -56,7 +56,9 @@ class PortalSessionCreateView(TenantScopedViewSet):
     def create(self, request):
         data = self.validated(PortalSessionRequestSerializer)
         business = self._business(request.auth, data.get("business_id"))
-        link = portal_link_issue(business=business, base_url=settings.PORTAL_BASE_URL or request.build_absolute_uri("/"))
+        link = portal_link_issue(
+            business=business, base_url=settings.PORTAL_BASE_URL or request.build_absolute_uri("/")
+        )
         return Response(PortalLinkSerializer(link).data, status=status.HTTP_201_CREATED)
 
     def _business(self, api_key: ApiKey, business_id) -> Business:

@@ -140,5 +140,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             self.log_change(request, endpoint, "Enabled" if is_active else "Disabled (reason: manual)")
         verb = "Enabled" if is_active else "Disabled"
         self.message_user(
-            request, ngettext("%s %d webhook.", "%s %d webhooks.", len(changed)) % (verb, len(changed)), messages.SUCCESS
+            request,
+            ngettext("%s %d webhook.", "%s %d webhooks.", len(changed)) % (verb, len(changed)),
+            messages.SUCCESS,
         )

@@ -48,9 +48,13 @@ WEBHOOK_EXAMPLE = OpenApiExample("A webhook", response_only=True, value=WEBHOOK)
         examples=[WEBHOOK_EXAMPLE],  # wrapped in a page
     ),
     retrieve=extend_schema(
-        summary="Get a webhook", responses={200: WebhookEndpointSerializer, **ERROR_RESPONSES}, examples=[WEBHOOK_EXAMPLE]
+        summary="Get a webhook",
+        responses={200: WebhookEndpointSerializer, **ERROR_RESPONSES},
+        examples=[WEBHOOK_EXAMPLE],
     ),
-    destroy=extend_schema(summary="Delete a webhook; nothing more is delivered to it", responses={204: None, **ERROR_RESPONSES}),
+    destroy=extend_schema(
+        summary="Delete a webhook; nothing more is delivered to it", responses={204: None, **ERROR_RESPONSES}
+    ),
 )
 class WebhookEndpointViewSet(
     mixins.CreateModelMixin,

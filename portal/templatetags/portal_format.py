@@ -12,4 +12,6 @@ def percent(rate: float | None) -> str:
 @register.filter
 def grace_period(seconds: int) -> str:
     hours = seconds // 3600
-    return "none" if not seconds else f"{hours} hour{'s' if hours != 1 else ''}" if seconds % 3600 == 0 else f"{seconds} s"
+    if not seconds:
+        return "none"
+    return f"{hours} hour{'s' if hours != 1 else ''}" if seconds % 3600 == 0 else f"{seconds} s"

@@ -35,7 +35,9 @@ def endpoint_create(request):
         )
         messages.success(request, "Endpoint added. Send it a test event to check it receives and verifies them.")
         return redirect("portal:endpoint", endpoint_id=endpoint.pk)
-    return page(request, "portal/endpoint_form.html", {"form": form, "nav": "endpoints"}, status=400 if form.errors else 200)
+    return page(
+        request, "portal/endpoint_form.html", {"form": form, "nav": "endpoints"}, status=400 if form.errors else 200
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -114,10 +116,14 @@ def endpoint_send_test(request, endpoint_id):
 @portal_session_required
 def endpoint_set_active(request, endpoint_id):
     endpoint = portal_endpoint(request.portal_business, endpoint_id)
-    serializer = WebhookEndpointUpdateSerializer(endpoint, data={"is_active": request.POST.get("is_active")}, partial=True)
+    serializer = WebhookEndpointUpdateSerializer(
+        endpoint, data={"is_active": request.POST.get("is_active")}, partial=True
+    )
     if serializer.is_valid():
         endpoint = services.webhook_endpoint_update(endpoint=endpoint, **serializer.validated_data)
-        messages.success(request, "Endpoint enabled." if endpoint.is_active else "Endpoint disabled: it gets nothing until enabled.")
+        messages.success(
+            request, "Endpoint enabled." if endpoint.is_active else "Endpoint disabled: it gets nothing until enabled."
+        )
     else:
         messages.error(request, "; ".join(serializer.errors.get("is_active", ["Invalid request."])))
     return redirect("portal:endpoint", endpoint_id=endpoint.pk)
