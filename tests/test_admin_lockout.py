@@ -77,7 +77,8 @@ def settings_probe(tmp_path, **environment) -> subprocess.CompletedProcess:
     """The admin login settings as a process started with `environment` reads them."""
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "calendence.settings",
                    "CALENDENCE_VAR_DIR": str(tmp_path), **environment}
-    probe = "from django.conf import settings; print(settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME.total_seconds())"
+    probe = ("from django.conf import settings; "
+             "print(settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME.total_seconds())")
     return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=environment,
                           capture_output=True, text=True, timeout=60)
 

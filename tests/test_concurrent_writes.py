@@ -24,7 +24,9 @@ def test_concurrent_bookings_and_attempts_all_commit(tenant, make_booking, make_
     def book_and_deliver(writer: int) -> int:
         try:
             for n in range(BOOKINGS_EACH):
-                make_booking(tenant, starts_at=STARTS_AT + timedelta(days=writer, hours=n), email=f"w{writer}@example.com")
+                make_booking(
+                    tenant, starts_at=STARTS_AT + timedelta(days=writer, hours=n), email=f"w{writer}@example.com"
+                )
                 for delivery_id in Delivery.objects.filter(status="pending").values_list("id", flat=True)[:3]:
                     delivery_attempt(delivery_id)  # a worker's writes, interleaved with the API's
             return BOOKINGS_EACH

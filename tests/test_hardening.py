@@ -112,7 +112,8 @@ def production_probe(tmp_path, **environment) -> dict:
     """ALLOWED_HOSTS and /healthz's status per Host, in a process with production settings."""
     environment = {
         "PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "calendence.settings",
-        "CALENDENCE_ENV": "production", "DJANGO_SECRET_KEY": "x" * 50, "WEBHOOK_SECRETS_KEY": Fernet.generate_key().decode(),
+        "CALENDENCE_ENV": "production", "DJANGO_SECRET_KEY": "x" * 50,
+        "WEBHOOK_SECRETS_KEY": Fernet.generate_key().decode(),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "CALENDENCE_VAR_DIR": str(tmp_path), **environment,
     }
     result = subprocess.run([sys.executable, "-c", PRODUCTION_PROBE], cwd=ROOT, env=environment,

@@ -119,9 +119,12 @@ def test_create_webhook_documents_the_secret_only_in_its_answer(schema):
     create = schema["paths"]["/api/v1/webhooks"]["post"]
     created = properties(create["responses"]["201"]["content"]["application/json"]["schema"])
     request = properties(create["requestBody"]["content"]["application/json"]["schema"])
-    retrieved = properties(schema["paths"]["/api/v1/webhooks/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"])
+    retrieve = schema["paths"]["/api/v1/webhooks/{id}"]["get"]
+    retrieved = properties(retrieve["responses"]["200"]["content"]["application/json"]["schema"])
 
-    assert {"id", "url", "events", "description", "is_active", "secret", "business_id", "hub_id", "created_at"} <= created
+    assert {
+        "id", "url", "events", "description", "is_active", "secret", "business_id", "hub_id", "created_at"
+    } <= created
     assert request == {"url", "events", "description", "business_id"}
     assert "secret" not in retrieved
 

@@ -30,7 +30,9 @@ def test_the_application_name_fits_postgresql():
     assert len(database_application_name(["manage.py", "x" * 100])) == 63
 
 
-@pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql", reason="PostgreSQL only")
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql", reason="PostgreSQL only"
+)
 def test_postgresql_connections_carry_the_application_name(db):
     with connection.cursor() as cursor:
         cursor.execute("SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()")

@@ -257,7 +257,9 @@ def test_create_booking_with_form_encoded_body_is_415(tenant):
     service, location = catalog(tenant)
 
     response = tenant.client.post(
-        BOOKINGS, data=f"service_id={service.id}&location_id={location.id}", content_type="application/x-www-form-urlencoded"
+        BOOKINGS,
+        data=f"service_id={service.id}&location_id={location.id}",
+        content_type="application/x-www-form-urlencoded",
     )
 
     error_of(response, 415)
@@ -341,7 +343,9 @@ def test_rescheduling_another_tenants_booking_is_404_and_changes_nothing(tenant,
     events_before = Event.objects.count()
 
     response = tenant.client.patch(
-        f"{BOOKINGS}/{theirs.id}", {"starts_at": "2026-12-02T10:00:00Z", "ends_at": "2026-12-02T11:00:00Z"}, format="json"
+        f"{BOOKINGS}/{theirs.id}",
+        {"starts_at": "2026-12-02T10:00:00Z", "ends_at": "2026-12-02T11:00:00Z"},
+        format="json",
     )
 
     error_of(response, 404)
@@ -375,7 +379,9 @@ def test_reschedule_returns_200_with_the_new_times(tenant, make_booking):
     booking = make_booking(tenant)
 
     response = tenant.client.patch(
-        f"{BOOKINGS}/{booking.id}", {"starts_at": "2026-12-02T10:00:00Z", "ends_at": "2026-12-02T11:00:00Z"}, format="json"
+        f"{BOOKINGS}/{booking.id}",
+        {"starts_at": "2026-12-02T10:00:00Z", "ends_at": "2026-12-02T11:00:00Z"},
+        format="json",
     )
 
     assert response.status_code == 200
@@ -392,7 +398,9 @@ def test_reschedule_with_ends_at_before_starts_at_is_400_and_changes_nothing(ten
     events_before = Event.objects.count()
 
     response = tenant.client.patch(
-        f"{BOOKINGS}/{booking.id}", {"starts_at": "2026-12-02T10:00:00Z", "ends_at": "2026-12-02T09:00:00Z"}, format="json"
+        f"{BOOKINGS}/{booking.id}",
+        {"starts_at": "2026-12-02T10:00:00Z", "ends_at": "2026-12-02T09:00:00Z"},
+        format="json",
     )
 
     assert list(error_of(response, 400, "validation_error")["fields"]) == ["ends_at"]
@@ -433,7 +441,9 @@ def test_reschedule_a_completed_booking_is_409_invalid_transition(tenant, make_b
     events_before = Event.objects.count()
 
     response = tenant.client.patch(
-        f"{BOOKINGS}/{booking.id}", {"starts_at": "2026-12-02T10:00:00Z", "ends_at": "2026-12-02T11:00:00Z"}, format="json"
+        f"{BOOKINGS}/{booking.id}",
+        {"starts_at": "2026-12-02T10:00:00Z", "ends_at": "2026-12-02T11:00:00Z"},
+        format="json",
     )
 
     error_of(response, 409, "invalid_transition")
@@ -447,7 +457,9 @@ def test_reschedule_a_cancelled_booking_is_409_invalid_transition(tenant, make_b
     booking_services.booking_cancel(booking=booking)
 
     response = tenant.client.patch(
-        f"{BOOKINGS}/{booking.id}", {"starts_at": "2026-12-02T10:00:00Z", "ends_at": "2026-12-02T11:00:00Z"}, format="json"
+        f"{BOOKINGS}/{booking.id}",
+        {"starts_at": "2026-12-02T10:00:00Z", "ends_at": "2026-12-02T11:00:00Z"},
+        format="json",
     )
 
     error_of(response, 409, "invalid_transition")

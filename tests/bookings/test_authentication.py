@@ -34,7 +34,9 @@ def test_missing_header_is_401(db, anonymous_client):
     assert_unauthorized(anonymous_client.post(URL, {"name": "X"}, format="json"))
 
 
-@pytest.mark.parametrize("header", ["Token x", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "cal_biz_abc", "Bearer cal_biz_"])
+@pytest.mark.parametrize(
+    "header", ["Token x", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "cal_biz_abc", "Bearer cal_biz_"]
+)
 def test_malformed_header_is_401(db, anonymous_client, header):
     anonymous_client.credentials(HTTP_AUTHORIZATION=header)
 

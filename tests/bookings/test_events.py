@@ -27,7 +27,9 @@ def only_payload(event_type: str) -> dict:
     return found[0]
 
 
-def expected_data(booking: Booking, status: str, starts_at="2026-12-01T14:00:00+00:00", ends_at="2026-12-01T14:30:00+00:00") -> dict:
+def expected_data(
+    booking: Booking, status: str, starts_at="2026-12-01T14:00:00+00:00", ends_at="2026-12-01T14:30:00+00:00"
+) -> dict:
     return {
         "id": str(booking.id),
         "status": status,
@@ -210,7 +212,9 @@ def test_saving_after_refresh_from_db_emits_nothing(tenant, make_booking):
 # --- transactions -------------------------------------------------------------------------------------
 
 
-def test_change_rolled_back_emits_no_event_delivery_or_callback(tenant, make_booking, django_capture_on_commit_callbacks):
+def test_change_rolled_back_emits_no_event_delivery_or_callback(
+    tenant, make_booking, django_capture_on_commit_callbacks
+):
     booking = make_booking(tenant)
     endpoint(tenant.api_key, ["*"])
 
@@ -395,7 +399,9 @@ def test_each_event_type_goes_only_to_its_subscribers(tenant, make_booking):
     }
 
 
-def test_hub_endpoint_gets_its_businesses_events_and_a_narrowed_one_only_its_business(make_hub, make_business, make_booking):
+def test_hub_endpoint_gets_its_businesses_events_and_a_narrowed_one_only_its_business(
+    make_hub, make_business, make_booking
+):
     hub = make_hub()
     shop_a = make_business("Shop A", hub=hub.hub)
     shop_b = make_business("Shop B", hub=hub.hub)
@@ -438,7 +444,9 @@ def admin_form(booking: Booking, **changes) -> dict:
 def test_admin_status_change_emits_booking_cancelled(admin_browser, tenant, make_booking):
     booking = make_booking(tenant)
 
-    response = admin_browser.post(f"/admin/bookings/booking/{booking.id}/change/", admin_form(booking, status="cancelled"))
+    response = admin_browser.post(
+        f"/admin/bookings/booking/{booking.id}/change/", admin_form(booking, status="cancelled")
+    )
 
     assert response.status_code == 302, response.content[:2000]
     assert Booking.objects.get(pk=booking.pk).status == "cancelled"
@@ -447,7 +455,9 @@ def test_admin_status_change_emits_booking_cancelled(admin_browser, tenant, make
 
 def test_admin_time_change_emits_booking_updated(admin_browser, tenant, make_booking):
     booking = make_booking(tenant)
-    form = admin_form(booking, starts_at_0="2026-12-02", starts_at_1="10:00:00", ends_at_0="2026-12-02", ends_at_1="11:00:00")
+    form = admin_form(
+        booking, starts_at_0="2026-12-02", starts_at_1="10:00:00", ends_at_0="2026-12-02", ends_at_1="11:00:00"
+    )
 
     response = admin_browser.post(f"/admin/bookings/booking/{booking.id}/change/", form)
 

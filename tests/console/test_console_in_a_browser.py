@@ -105,7 +105,9 @@ def test_the_overview_is_one_click_from_the_index(page, live_server, acme_wash_s
     screenshot(page, "overview")
 
 
-def test_the_business_picker_filters_the_delivery_log(page, live_server, acme_wash_stopped_getting_events, other_tenant):
+def test_the_business_picker_filters_the_delivery_log(
+    page, live_server, acme_wash_stopped_getting_events, other_tenant
+):
     log_in(page, live_server)
     page.goto(f"{live_server.url}/admin/deliveries/delivery/")
     page.locator("#changelist-filter .select2-selection").first.click()

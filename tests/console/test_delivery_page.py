@@ -26,7 +26,9 @@ def test_the_page_shows_each_attempt_with_request_and_response_escaped(admin_cli
     assert f'action="{redeliver_url(failing)}"' in page and 'id="redeliver"' in page
 
 
-def test_the_redeliver_button_starts_a_fresh_series_and_is_recorded(admin_client, failing, operator, django_capture_on_commit_callbacks):
+def test_the_redeliver_button_starts_a_fresh_series_and_is_recorded(
+    admin_client, failing, operator, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = admin_client.post(redeliver_url(failing), follow=True)
     assert "Redelivering 1 delivery." in response.content.decode()
@@ -60,7 +62,9 @@ def test_redeliver_checks_csrf(failing, operator):
     assert Delivery.objects.get().status == "failed"
 
 
-def test_recover_asks_since_when_then_redelivers_the_failed_ones(admin_client, failing, operator, django_capture_on_commit_callbacks):
+def test_recover_asks_since_when_then_redelivers_the_failed_ones(
+    admin_client, failing, operator, django_capture_on_commit_callbacks
+):
     url = "/admin/webhooks/webhookendpoint/"
     asked = admin_client.post(url, {"action": "recover", "_selected_action": [failing.endpoint_id]})
     assert asked.status_code == 200 and 'name="since"' in asked.content.decode()
@@ -68,7 +72,10 @@ def test_recover_asks_since_when_then_redelivers_the_failed_ones(admin_client, f
 
     since = (timezone.localtime() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     with django_capture_on_commit_callbacks(execute=False):
-        done = admin_client.post(url, {"action": "recover", "_selected_action": [failing.endpoint_id], "since": since}, follow=True)
+        done = admin_client.post(
+            url, {"action": "recover", "_selected_action": [failing.endpoint_id], "since": since}, follow=True
+        )
     assert "Redelivering 1 failed delivery since" in done.content.decode()
     assert Delivery.objects.get().status == "pending"
-    assert "Recovered: redelivered 1 failed deliveries since" in LogEntry.objects.get(user=operator).get_change_message()
+    change_message = LogEntry.objects.get(user=operator).get_change_message()
+    assert "Recovered: redelivered 1 failed deliveries since" in change_message

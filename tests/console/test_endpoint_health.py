@@ -33,7 +33,9 @@ def test_a_disabled_endpoint_shows_its_reason_and_since_when(admin_client, faili
     webhook_endpoint_disable(endpoint=failing.endpoint, reason="failing")
     failing.endpoint.refresh_from_db()
     assert failing.endpoint.disabled_at >= before
-    for page in (admin_client.get(LIST).content.decode(), admin_client.get(change_url(failing.endpoint)).content.decode()):
+    for page in (
+        admin_client.get(LIST).content.decode(), admin_client.get(change_url(failing.endpoint)).content.decode()
+    ):
         assert "Disabled: failing" in page
         assert f"since {timezone.localtime(failing.endpoint.disabled_at):%Y-%m-%d %H:%M:%S} UTC" in page
 
@@ -44,7 +46,9 @@ def test_the_change_page_shows_health(admin_client, failing):
         assert label in page
 
 
-def test_the_list_costs_the_same_queries_for_one_endpoint_or_many(admin_client, failing, tenant, make_endpoint, make_receiver, deliver):
+def test_the_list_costs_the_same_queries_for_one_endpoint_or_many(
+    admin_client, failing, tenant, make_endpoint, make_receiver, deliver
+):
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
             assert admin_client.get(LIST).status_code == 200

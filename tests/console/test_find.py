@@ -61,7 +61,9 @@ def test_the_business_picker_answers_typed_names(admin_client, failing, rival):
 def test_deliveries_and_attempts_filter_by_a_time_range(admin_client, failing):
     later = (timezone.now() + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M")
     earlier = (timezone.now() - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M")
-    for url, field in (("/admin/deliveries/delivery/", "created_at"), ("/admin/deliveries/deliveryattempt/", "started_at")):
+    for url, field in (
+        ("/admin/deliveries/delivery/", "created_at"), ("/admin/deliveries/deliveryattempt/", "started_at")
+    ):
         assert failing.id in admin_client.get(url, {f"{field}__gte": earlier}).content.decode()
         page = admin_client.get(url, {f"{field}__gte": later}).content.decode()
         assert failing.id not in page and f'value="{later}"' in page  # the form shows what is applied
@@ -86,6 +88,8 @@ def test_the_business_page_lists_its_endpoints_with_health_and_links_to_its_deli
 
 def test_the_delivery_list_shows_status_business_endpoint_last_error_and_created(admin_client, failing):
     page = admin_client.get("/admin/deliveries/delivery/").content.decode()
-    for column in ("column-status", "column-business", "column-endpoint_url", "column-last_error_short", "column-created_at"):
+    for column in (
+        "column-status", "column-business", "column-endpoint_url", "column-last_error_short", "column-created_at"
+    ):
         assert column in page
     assert Delivery.objects.get().last_error.startswith("HTTP 500")

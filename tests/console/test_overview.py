@@ -30,7 +30,9 @@ def test_the_overview_charts_the_hours_and_lists_the_failing_endpoint(admin_clie
 
 
 def test_the_backlog_is_the_number_metrics_has(admin_client, failing):
-    Delivery.objects.filter(pk=failing.pk).update(status="pending", next_attempt_at=timezone.now() - timedelta(minutes=2))
+    Delivery.objects.filter(pk=failing.pk).update(
+        status="pending", next_attempt_at=timezone.now() - timedelta(minutes=2)
+    )
     count, _oldest = deliveries_due_unsent(timezone.now())
     page = admin_client.get(OVERVIEW).content.decode()
     assert count == 1

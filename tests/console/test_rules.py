@@ -72,7 +72,9 @@ def test_deleting_from_the_list_soft_deletes_too(admin_client, failing):
 
 
 def test_disabling_from_the_list_is_recorded_with_who_did_it(admin_client, failing, operator):
-    admin_client.post("/admin/webhooks/webhookendpoint/", {"action": "disable", "_selected_action": [failing.endpoint_id]})
+    admin_client.post(
+        "/admin/webhooks/webhookendpoint/", {"action": "disable", "_selected_action": [failing.endpoint_id]}
+    )
     entry = LogEntry.objects.get()
     assert (entry.user, entry.get_change_message()) == (operator, "Disabled (reason: manual)")
 
@@ -81,7 +83,9 @@ def test_disabling_from_the_list_is_recorded_with_who_did_it(admin_client, faili
     ("/admin/deliveries/delivery/", "Redelivering 1 delivery (1 still pending, left as it is)."),
     ("/admin/deliveries/faileddelivery/", "Redelivering 1 delivery."),
 ])
-def test_the_redeliver_message_counts_right(admin_client, failing, tenant, make_booking, django_capture_on_commit_callbacks, list_url, message):
+def test_the_redeliver_message_counts_right(
+    admin_client, failing, tenant, make_booking, django_capture_on_commit_callbacks, list_url, message
+):
     with django_capture_on_commit_callbacks(execute=False):
         make_booking(tenant, email="pending@example.com")
     selected = list(Delivery.objects.filter(status__in=["failed", "pending"]).values_list("pk", flat=True))
@@ -102,7 +106,8 @@ def test_attempts_are_listed_newest_first_with_a_readable_error(admin_client, fa
 
 
 def test_filtering_attempts_by_error_finds_http_errors(admin_client, failing):
-    filters = admin_client.get("/admin/deliveries/deliveryattempt/").content.decode()
+    attempts = "/admin/deliveries/deliveryattempt/"
+    filters = admin_client.get(attempts).content.decode()
     assert "HTTP error (non-2xx answer)" in filters
-    assert failing.id in admin_client.get("/admin/deliveries/deliveryattempt/", {"outcome": "http_error"}).content.decode()
-    assert failing.id not in admin_client.get("/admin/deliveries/deliveryattempt/", {"outcome": "succeeded"}).content.decode()
+    assert failing.id in admin_client.get(attempts, {"outcome": "http_error"}).content.decode()
+    assert failing.id not in admin_client.get(attempts, {"outcome": "succeeded"}).content.decode()

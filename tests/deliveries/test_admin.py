@@ -38,7 +38,9 @@ def test_delivery_list_filters_by_status_event_type_and_endpoint(admin_client, l
     assert logged_delivery.id in admin_client.get(url, {"endpoint": endpoint_id}).content.decode()
 
 
-def test_delivery_search_by_event_id(admin_client, logged_delivery, tenant, make_booking, django_capture_on_commit_callbacks):
+def test_delivery_search_by_event_id(
+    admin_client, logged_delivery, tenant, make_booking, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False):
         make_booking(tenant, email="other@example.com")
     other = Delivery.objects.exclude(pk=logged_delivery.pk).get()
@@ -80,7 +82,9 @@ def failed_delivery(logged_delivery, settings):
     return Delivery.objects.get(pk=logged_delivery.pk)
 
 
-def test_failed_deliveries_page_lists_only_failed_ones_with_their_error(admin_client, failed_delivery, tenant, make_booking, django_capture_on_commit_callbacks):
+def test_failed_deliveries_page_lists_only_failed_ones_with_their_error(
+    admin_client, failed_delivery, tenant, make_booking, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False):
         make_booking(tenant, email="other@example.com")
     pending = Delivery.objects.get(status="pending")

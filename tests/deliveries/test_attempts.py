@@ -112,7 +112,9 @@ def test_deleted_endpoint_gets_nothing_and_the_delivery_fails(make_receiver, del
     assert not delivery.attempts.exists()
 
 
-def test_redelivery_keeps_ids_and_continues_attempt_numbers(make_receiver, delivery_to, settings, django_capture_on_commit_callbacks):
+def test_redelivery_keeps_ids_and_continues_attempt_numbers(
+    make_receiver, delivery_to, settings, django_capture_on_commit_callbacks
+):
     settings.WEBHOOK_MAX_ATTEMPTS = 1
     receiver = make_receiver(Answer(status=500))
     delivery = delivery_to(receiver)

@@ -119,7 +119,9 @@ def test_test_delivery_is_in_the_log_pending(tenant, make_receiver, make_endpoin
 
     assert response.status_code == 200, response.content
     body = response.json()
-    assert (body["id"], body["status"], body["event"], body["attempts"]) == (delivery_id, "pending", "booking.created", [])
+    assert (body["id"], body["status"], body["event"], body["attempts"]) == (
+        delivery_id, "pending", "booking.created", []
+    )
     listed = tenant.client.get(f"/api/v1/webhooks/{endpoint.id}/deliveries").json()["results"]
     assert [item["id"] for item in listed] == [delivery_id]
 
@@ -156,7 +158,9 @@ def test_hub_wide_webhook_can_be_tested_with_the_hub_key(make_hub, make_receiver
     assert response.status_code == 202, response.content
     assert delivery_attempt(response.json()["delivery_id"]).status == "succeeded"
     [received] = receiver.wait_for(1)
-    assert (received.json["event"], received.json["test"], received.signature_valid) == ("booking.completed", True, True)
+    assert (received.json["event"], received.json["test"], received.signature_valid) == (
+        "booking.completed", True, True
+    )
 
 
 @pytest.mark.parametrize("reason", ["manual", "gone", "failing"])

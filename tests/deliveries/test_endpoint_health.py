@@ -43,7 +43,9 @@ def age(deliveries, by: timedelta) -> None:
 # --- 410 Gone ---------------------------------------------------------------------------------
 
 
-def test_410_fails_the_delivery_at_once_and_disables_the_webhook_as_gone(tenant, make_receiver, make_endpoint, book, settings):
+def test_410_fails_the_delivery_at_once_and_disables_the_webhook_as_gone(
+    tenant, make_receiver, make_endpoint, book, settings
+):
     settings.WEBHOOK_MAX_ATTEMPTS = 5
     endpoint = make_endpoint(tenant, make_receiver(Answer(status=410)))
     [delivery] = book()

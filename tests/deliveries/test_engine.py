@@ -18,7 +18,9 @@ def statuses(deliveries) -> list[str]:
     return sorted(Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).values_list("status", flat=True))
 
 
-def test_a_loop_works_off_every_due_delivery_in_batches_once_each(make_receiver, deliveries_to, settings, delivery_engine):
+def test_a_loop_works_off_every_due_delivery_in_batches_once_each(
+    make_receiver, deliveries_to, settings, delivery_engine
+):
     settings.WEBHOOK_BATCH_SIZE = 4
     receivers = [make_receiver() for _ in range(3)]
     deliveries_to(*receivers, bookings=3)
@@ -47,8 +49,12 @@ def test_a_slow_endpoint_does_not_hold_up_the_others(make_receiver, deliveries_t
     assert delivery_engine.work_off() == 4  # the loop ends once the slow answers are logged too
 
     assert statuses(slow_deliveries) == statuses(fast_deliveries) == ["succeeded", "succeeded"]
-    fast_logged = max(DeliveryAttempt.objects.filter(delivery__in=fast_deliveries).values_list("finished_at", flat=True))
-    slow_logged = min(DeliveryAttempt.objects.filter(delivery__in=slow_deliveries).values_list("finished_at", flat=True))
+    fast_logged = max(
+        DeliveryAttempt.objects.filter(delivery__in=fast_deliveries).values_list("finished_at", flat=True)
+    )
+    slow_logged = min(
+        DeliveryAttempt.objects.filter(delivery__in=slow_deliveries).values_list("finished_at", flat=True)
+    )
     assert (slow_logged - fast_logged).total_seconds() > 1.5  # the fast ones did not wait for the slow answers
 
 
@@ -164,9 +170,13 @@ def test_a_shutting_down_worker_stops_waiting_for_slow_answers_and_logs_them_at_
     assert Delivery.objects.get(pk=delivery.pk).status == "succeeded"
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="SKIP LOCKED needs PostgreSQL (SQLite locks the whole file)")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SKIP LOCKED needs PostgreSQL (SQLite locks the whole file)"
+)
 @pytest.mark.django_db(transaction=True)
-def test_a_claim_skips_rows_another_worker_has_locked_instead_of_waiting(make_receiver, tenant, make_booking, make_endpoint):
+def test_a_claim_skips_rows_another_worker_has_locked_instead_of_waiting(
+    make_receiver, tenant, make_booking, make_endpoint
+):
     make_endpoint(tenant, make_receiver())
     make_booking(tenant, email="first@example.com")
     make_booking(tenant, email="second@example.com")

@@ -11,7 +11,8 @@ BODY = json.dumps({"id": "evt_1", "event": "booking.created", "data": {"id": "b-
 
 
 def test_a_valid_signature_is_reported_with_the_event():
-    line = describe(BODY, {"X-Calendence-Signature": calendence_signature(SECRET, BODY), "X-Calendence-Attempt": "2"}, SECRET)
+    headers = {"X-Calendence-Signature": calendence_signature(SECRET, BODY), "X-Calendence-Attempt": "2"}
+    line = describe(BODY, headers, SECRET)
     assert line == "booking.created evt_1 booking b-1 (attempt 2) signature: valid"
 
 

@@ -71,8 +71,14 @@ def test_celery_s_lines_about_an_empty_sweep_are_dropped_and_others_kept():
     task = {"id": "1", "name": SWEEP, "runtime": 0.01, "args": "()", "kwargs": "{}"}
     assert not quiet.filter(celery_record("celery.worker.strategy", LOG_RECEIVED, (task,)))
     assert not quiet.filter(celery_record("celery.app.trace", LOG_SUCCESS, ({**task, "return_value": "0"},)))
-    assert not quiet.filter(celery_record("celery.beat", "Scheduler: Sending due task %s (%s)", ("sweep-due-deliveries", SWEEP)))
+    assert not quiet.filter(
+        celery_record("celery.beat", "Scheduler: Sending due task %s (%s)", ("sweep-due-deliveries", SWEEP))
+    )
     assert quiet.filter(celery_record("celery.app.trace", LOG_SUCCESS, ({**task, "return_value": "3"},)))
     other = {**task, "name": "deliveries.tasks.deliver"}
     assert quiet.filter(celery_record("celery.worker.strategy", LOG_RECEIVED, (other,)))
-    assert quiet.filter(celery_record("celery.beat", "Scheduler: Sending due task %s (%s)", ("purge", "deliveries.tasks.purge_delivery_log")))
+    assert quiet.filter(
+        celery_record(
+            "celery.beat", "Scheduler: Sending due task %s (%s)", ("purge", "deliveries.tasks.purge_delivery_log")
+        )
+    )

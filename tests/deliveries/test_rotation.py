@@ -248,7 +248,8 @@ def test_standard_webhooks_receiver_answers_400_to_a_late_replay(tenant, make_en
     make_endpoint(tenant, receiver)
     with time_machine.travel(T0, tick=False):
         recorded = send(receiver)
-    replay_headers = {name: recorded.headers[name] for name in ("Content-Type", "webhook-id", "webhook-timestamp", "webhook-signature")}
+    replayed = ("Content-Type", "webhook-id", "webhook-timestamp", "webhook-signature")
+    replay_headers = {name: recorded.headers[name] for name in replayed}
 
     with time_machine.travel(T0 + timedelta(minutes=10), tick=False):
         replay = requests.post(receiver.url, data=recorded.body, headers=replay_headers, timeout=5)

@@ -49,7 +49,9 @@ def validator(schema: dict) -> Draft202012Validator:
 
 
 def errors(schema: dict, body: dict) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator(schema).iter_errors(body)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator(schema).iter_errors(body)
+    ]
 
 
 def published_schemas(tenant) -> dict[str, dict]:
@@ -80,7 +82,9 @@ def test_the_format_checks_bite():
     bad_time = {**good, "data": {**good["data"], "starts_at": "2026-13-45T99:00:00+00:00"}}
     bad_email = {**good, "data": {**good["data"], "client": {**good["data"]["client"], "email": "jane"}}}
     extra_field = {**good, "data": {**good["data"], "price": 10}}
-    for body in (bad_uuid, bad_time, bad_email, extra_field, {**good, "id": "4f1d"}, {**good, "event": "booking.updated"}):
+    for body in (
+        bad_uuid, bad_time, bad_email, extra_field, {**good, "id": "4f1d"}, {**good, "event": "booking.updated"}
+    ):
         assert errors(schema, body), body
 
 

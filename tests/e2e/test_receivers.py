@@ -34,7 +34,9 @@ from tests.support.waiting import wait_until
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 RECEIVERS = Path(settings.BASE_DIR) / "examples" / "receivers"
-FILES = {"python": "python/receiver.py", "node": "node/receiver.js", "php": "php/receiver.php", "ruby": "ruby/receiver.rb"}
+FILES = {
+    "python": "python/receiver.py", "node": "node/receiver.js", "php": "php/receiver.php", "ruby": "ruby/receiver.rb",
+}
 VERIFIED = re.compile(r"verified (booking\.[a-z]+) (evt_[0-9a-f]+)")
 
 
@@ -121,7 +123,9 @@ class ExampleReceiver:
                     return
             except OSError:
                 time.sleep(0.05)
-        pytest.fail(f"the {self.language} receiver did not listen on 127.0.0.1:{self.port} in {timeout} s: {self.output}")
+        pytest.fail(
+            f"the {self.language} receiver did not listen on 127.0.0.1:{self.port} in {timeout} s: {self.output}"
+        )
 
     def wait_verified(self, timeout: float = 15.0) -> tuple[str, str]:
         """The next `verified <event> <id>` line it prints, as (event, id)."""
@@ -212,7 +216,9 @@ def test_example_receiver_verifies_a_real_delivery_and_rejects_forgeries(
     # The genuine request again (a retry): acknowledged, but not handled twice.
     assert post(receiver.url, body, {"X-Calendence-Signature": genuine}) == 200
     # A later event, sent after the replay, proves the receiver is past it; then count.
-    response = tenant.client.post(f"/api/v1/webhooks/{webhook['id']}/test", {"event": "booking.cancelled"}, format="json")
+    response = tenant.client.post(
+        f"/api/v1/webhooks/{webhook['id']}/test", {"event": "booking.cancelled"}, format="json"
+    )
     assert response.status_code == 202, response.content
     later_type, later_id = receiver.wait_verified()
     assert (later_type, later_id) != (event_type, event_id)
@@ -232,7 +238,9 @@ def test_example_receiver_keeps_verifying_with_the_old_secret_during_a_rotation(
     old_secret = webhook["secret"]
     receiver = start_receiver(language, port, old_secret)
 
-    rotated = tenant.client.post(f"/api/v1/webhooks/{webhook['id']}/rotate-secret", {"grace_seconds": 3600}, format="json")
+    rotated = tenant.client.post(
+        f"/api/v1/webhooks/{webhook['id']}/rotate-secret", {"grace_seconds": 3600}, format="json"
+    )
     assert rotated.status_code == 200, rotated.content
     assert rotated.json()["secret"] != old_secret
 

@@ -169,7 +169,8 @@ def retry_messages_in_redis(redis_client) -> Counter:
 
 def task_results(log: str) -> list[int]:
     """How many attempts each deliver task in a worker's log made (0: its deliveries were taken already)."""
-    return [int(made) for made in re.findall(r"Task deliveries\.tasks\.deliver\[[^\]]+\] succeeded in [\d.]+s: (\d+)", log)]
+    succeeded = r"Task deliveries\.tasks\.deliver\[[^\]]+\] succeeded in [\d.]+s: (\d+)"
+    return [int(made) for made in re.findall(succeeded, log)]
 
 
 # --- 1. Redis stopped while bookings are created ----------------------------------------------------------

@@ -42,7 +42,9 @@ def test_a_receiver_answering_nul_bytes_costs_the_other_business_nothing(
     # A 2xx is a success whatever its body; the body is stored with its NULs made safe.
     hostile_attempts = DeliveryAttempt.objects.filter(delivery__endpoint_id=hostile_hook["id"])
     assert set(hostile_attempts.values_list("number", "status_code", "response_body")) == {(1, 200, "ok\ufffd\ufffd")}
-    assert all(headers["X-Odd"] == "a\ufffdb" for headers in hostile_attempts.values_list("response_headers", flat=True))
+    assert all(
+        headers["X-Odd"] == "a\ufffdb" for headers in hostile_attempts.values_list("response_headers", flat=True)
+    )
     assert len(hostile.requests) == 10
 
 

@@ -47,7 +47,9 @@ def delivered(endpoint, *, status=Delivery.Status.FAILED, status_code=500, body=
         status_code=status_code, response_body=body, response_headers=headers or {},
         request_headers={"X-Calendence-Signature": "sha256=abc"},
     )
-    Delivery.objects.filter(pk=delivery.pk).update(status=status, attempt_count=1, next_attempt_at=None, completed_at=now)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=status, attempt_count=1, next_attempt_at=None, completed_at=now
+    )
     return Delivery.objects.get(pk=delivery.pk)
 
 
@@ -231,7 +233,9 @@ def test_rotating_shows_the_new_secret_once_and_keeps_the_old_one_signing(portal
     rotated = WebhookEndpoint.objects.get(pk=endpoint.pk)
     assert rotated.secret != endpoint.secret and rotated.previous_secret == endpoint.secret
     assert rotated.secret in response.content.decode()
-    assert rotated.previous_secret_expires_at - timezone.now() == pytest.approx(timedelta(hours=1), abs=timedelta(seconds=5))
+    assert rotated.previous_secret_expires_at - timezone.now() == pytest.approx(
+        timedelta(hours=1), abs=timedelta(seconds=5)
+    )
 
 
 def test_a_grace_period_out_of_range_is_refused(portal, endpoint):

@@ -222,7 +222,9 @@ def test_body_that_is_not_an_object_is_400(tenant):
 
 
 def test_wrong_content_type_is_415(tenant):
-    response = tenant.client.post(WEBHOOKS, f'{{"url": "{URL}", "events": ["booking.created"]}}', content_type="text/plain")
+    response = tenant.client.post(
+        WEBHOOKS, f'{{"url": "{URL}", "events": ["booking.created"]}}', content_type="text/plain"
+    )
 
     assert_error(response, 415)
     assert not WebhookEndpoint.objects.exists()

@@ -25,7 +25,9 @@ def reencrypt_secrets() -> dict:
 def endpoints_under_the_old_key(tenant, settings):
     """Three endpoints encrypted with OLD_KEY: one rotated, one deleted; their secrets in clear."""
     settings.WEBHOOK_SECRETS_KEY = OLD_KEY
-    made = [webhook_endpoint_create(owner=tenant.api_key, url=f"https://example.com/{n}", events=["*"]) for n in range(3)]
+    made = [
+        webhook_endpoint_create(owner=tenant.api_key, url=f"https://example.com/{n}", events=["*"]) for n in range(3)
+    ]
     webhook_endpoint_rotate_secret(endpoint=made[0])
     webhook_endpoint_delete(endpoint=made[2])
     return {endpoint.pk: (endpoint.secret, endpoint.previous_secret) for endpoint in made}

@@ -107,7 +107,10 @@ def test_scoped_link_local_answer_is_refused(monkeypatch):
 
 @pytest.mark.parametrize(
     "error",
-    [socket.gaierror(socket.EAI_NONAME, "Name or service not known"), socket.gaierror(socket.EAI_AGAIN, "Temporary failure")],
+    [
+        socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+        socket.gaierror(socket.EAI_AGAIN, "Temporary failure"),
+    ],
 )
 def test_dns_failure_fails_closed(monkeypatch, error):
     stub_dns(monkeypatch, error=error)
@@ -225,7 +228,9 @@ def test_internationalized_host_is_resolved_and_refused_in_punycode_like_an_asci
     settings.WEBHOOK_REQUIRE_HTTPS = True
     asked = stub_dns(monkeypatch, {"xn--bcher-kva.example": ["10.0.0.7"], "xn--fa-hia.de": ["93.184.216.34"]})
 
-    with pytest.raises(BlockedAddress, match=r"'xn--bcher-kva\.example' resolves to a non-public address \(10\.0\.0\.7\)"):
+    with pytest.raises(
+        BlockedAddress, match=r"'xn--bcher-kva\.example' resolves to a non-public address \(10\.0\.0\.7\)"
+    ):
         validate_endpoint_url("https://bücher.example/hook")
     assert validate_endpoint_url("https://faß.de/hook") == "https://xn--fa-hia.de/hook"
     assert asked == [("xn--bcher-kva.example", 443), ("xn--fa-hia.de", 443)]
