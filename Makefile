@@ -4,7 +4,7 @@ PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test clean
+.PHONY: run test lint clean
 
 run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
@@ -13,8 +13,12 @@ run: $(VENV)/.runtime
 	@echo "API docs: http://127.0.0.1:$(PORT)/api/v1/docs/   (Ctrl-C stops web, worker and beat)"
 	$(BIN)/honcho start --port $(PORT) --procfile Procfile.dev
 
-test: $(VENV)/.dev
+# The linter first (ruff.toml): the whole tree stays clean.
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
