@@ -6,8 +6,8 @@ import pytest
 
 from deliveries.models import Delivery
 from tests.e2e.api import create_booking, deliveries_of, register_webhook
-from tests.support.waiting import wait_until
 from tests.support.receiver import Answer
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

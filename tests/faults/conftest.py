@@ -37,7 +37,6 @@ from django.db import connection
 from calendence.celery import app as celery_app
 from tests.support.receiver import Answer, Receiver
 from tests.support.required import skip_or_fail
-from tests.support.waiting import wait_until
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

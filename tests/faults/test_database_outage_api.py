@@ -15,8 +15,8 @@ from django.db import connection
 
 from calendence.errors import DATABASE_RETRY_AFTER_SECONDS
 from tests.faults.conftest import free_port, subprocess_database_url
-from tests.support.waiting import wait_until
 from tests.faults.web_server import WebServer, web_environment
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

@@ -23,8 +23,8 @@ import pytest
 from deliveries import dispatch
 from deliveries.models import Delivery, DeliveryAttempt
 from tests.faults.conftest import FAULT_SETTINGS
-from tests.support.waiting import wait_until
 from tests.support.receiver import Answer
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,6 @@ import pytest
 
 from deliveries.concurrency import START_SLOTS
 from deliveries.models import Delivery, DeliveryAttempt
-from tests.support.waiting import wait_until
 from tests.faults.test_faults import (
     Api,
     assert_nothing_more_arrives,
@@ -18,6 +17,7 @@ from tests.faults.test_faults import (
     wait_until_settled,
 )
 from tests.support.receiver import Answer
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
