@@ -78,10 +78,9 @@ def test_failing_endpoint_gets_exactly_three_attempts_with_growing_gaps(celery_w
     assert len(attempts) == 3
     assert len(receiver.wait_for(4, timeout=2.5)) == 3  # and no fourth
     first_gap, second_gap = attempts[1].at - attempts[0].at, attempts[2].at - attempts[1].at
-    # Never early: base 0.5 s, then base * 2 (the 10 % jitter is tested on retry_delay itself).
-    # The upper bounds only say "not a different schedule": a busy machine adds its own delay.
-    assert 0.5 <= first_gap < 0.5 + 2.0
-    assert 1.0 <= second_gap < 1.0 + 2.0
+    # Never early: base 0.5 s, then base * 2. How late is up to the machine's load, so no upper
+    # bound here: the schedule itself (backoff and jitter) is tested on retry_delay.
+    assert first_gap >= 0.5 and second_gap >= 1.0
     assert [a.headers["X-Calendence-Attempt"] for a in attempts] == ["1", "2", "3"]
     assert len({a.json["id"] for a in attempts}) == 1
     assert len({a.headers["X-Calendence-Delivery-Id"] for a in attempts}) == 1
