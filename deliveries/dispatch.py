@@ -21,6 +21,8 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "deliveries.tasks.deliver"
+# Retries falling due within the same tenth of a second share a message.
+RETRY_TICK_US = 100_000
 
 
 def enqueue_after_commit(delivery_ids: Iterable[str]) -> None:
@@ -46,13 +48,19 @@ def enqueue(delivery_ids: Iterable[str], *, eta: datetime | None = None) -> int:
 
 
 def enqueue_retries(retries: Iterable[tuple[str, datetime]]) -> None:
-    """One message per second in which retries fall due, at its end: each delivery has its own
-    jitter, and the message must not come before the deliveries it names are due."""
-    by_second: dict[datetime, list[str]] = defaultdict(list)
+    """One message per tenth of a second in which retries fall due, at its end: each delivery
+    has its own jitter, and a message must not come before the deliveries it names are due."""
+    by_tick: dict[datetime, list[str]] = defaultdict(list)
     for delivery_id, retry_at in retries:
-        by_second[retry_at.replace(microsecond=0) + timedelta(seconds=1)].append(delivery_id)
-    for eta, ids in by_second.items():
+        by_tick[_end_of_tick(retry_at)].append(delivery_id)
+    for eta, ids in by_tick.items():
         enqueue(ids, eta=eta)
+
+
+def _end_of_tick(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // RETRY_TICK_US * RETRY_TICK_US) + timedelta(
+        microseconds=RETRY_TICK_US
+    )
 
 
 def enqueue_wakeup() -> None:
