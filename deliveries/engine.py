@@ -65,6 +65,8 @@ SHUTDOWN_DATABASE_WAIT_SECONDS = 5.0
 
 
 class DeliveryEngine:
+    """One worker process's delivery: its loops, its send threads and slots, its stop flag."""
+
     def __init__(self, *, send_threads: int, linger_seconds: float = LINGER_SECONDS,
                  wakeup: Callable[[], None] = enqueue_wakeup, idle: Callable[[float], None] = time.sleep):
         self.sender = Sender(threads=send_threads)
