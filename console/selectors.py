@@ -1,22 +1,15 @@
 """What the console reads: the stats API's health selectors over a 24-hour window, and the overview's numbers."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from deliveries.metrics import deliveries_due_unsent
 from deliveries.models import Delivery
-from deliveries.selectors import EndpointHealth, deliveries_hourly, webhook_endpoints_health
+from deliveries.selectors import EndpointHealth, deliveries_hourly, health_window, webhook_endpoints_health
 from webhooks.models import WebhookEndpoint
-
-HEALTH_WINDOW = timedelta(hours=24)
-
-
-def health_window(now: datetime | None = None) -> tuple[datetime, datetime]:
-    until = now or timezone.now()
-    return until - HEALTH_WINDOW, until
 
 
 def endpoints_health(endpoints) -> dict[object, EndpointHealth]:

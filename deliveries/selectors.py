@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncHour
+from django.utils import timezone
 
 from bookings.models import ApiKey
 from webhooks.models import WebhookEndpoint
@@ -19,6 +20,17 @@ def deliveries_visible_to(api_key: ApiKey) -> QuerySet[Delivery]:
 
 
 # --- Endpoint health: the stats API, the portal and the console read the same numbers -------------
+
+# The window that "health" means unless a caller names another: the stats API's default, and
+# what the portal and the console show.
+HEALTH_WINDOW = timedelta(hours=24)
+
+
+def health_window(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """(since, until): the HEALTH_WINDOW up to `now` (default: this moment)."""
+    until = now or timezone.now()
+    return until - HEALTH_WINDOW, until
+
 
 # An attempt failed when it got no answer, or an answer that was not 2xx.
 FAILED_ATTEMPT = Q(error__isnull=False) | Q(status_code__lt=200) | Q(status_code__gte=300)

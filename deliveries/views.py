@@ -1,9 +1,7 @@
 from contextlib import contextmanager
-from datetime import timedelta
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status
@@ -176,8 +174,8 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, DeliveryLogViewSet):
     def stats(self, request, webhook_id=None):
         query = StatsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        until = timezone.now()
-        since = query.validated_data.get("since", until - timedelta(hours=24))
+        default_since, until = selectors.health_window()
+        since = query.validated_data.get("since", default_since)
         stats = selectors.webhook_endpoint_stats(self._endpoint().pk, since=since, until=until)
         return Response(WebhookStatsSerializer(stats).data)
 

@@ -1,22 +1,20 @@
 """Reads behind the portal's pages, all scoped to the session's business."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 
 from bookings.models import Business
 from deliveries.models import Delivery, DeliveryAttempt
-from deliveries.selectors import EndpointHealth, webhook_endpoints_health, webhook_endpoints_hourly
+from deliveries.selectors import EndpointHealth, health_window, webhook_endpoints_health, webhook_endpoints_hourly
 from webhooks.models import WebhookEndpoint
 from webhooks.selectors import webhook_endpoints_of_business
 
 from .charts import HourlyChart, hourly_chart
 
-HEALTH_WINDOW = timedelta(hours=24)
 # Endpoints on a page of the list: each card carries its health and chart, so a business
 # with hundreds of endpoints gets pages, not one page a megabyte long.
 ENDPOINTS_PER_PAGE = 25
@@ -36,8 +34,7 @@ def portal_endpoint(business: Business, endpoint_id) -> WebhookEndpoint:
 def portal_endpoints_with_health(business: Business, *, page_number=1, now: datetime | None = None) -> Page:
     """A page of the business's endpoints (newest first), each with its last 24 hours: the same
     few queries whatever the page holds. Its object_list is of EndpointWithHealth."""
-    until = now or timezone.now()
-    since = until - HEALTH_WINDOW
+    since, until = health_window(now)
     page = Paginator(webhook_endpoints_of_business(business.pk), ENDPOINTS_PER_PAGE).get_page(page_number)
     endpoints = list(page.object_list)
     ids = [endpoint.pk for endpoint in endpoints]
@@ -48,8 +45,7 @@ def portal_endpoints_with_health(business: Business, *, page_number=1, now: date
 
 
 def portal_endpoint_with_health(endpoint: WebhookEndpoint) -> EndpointWithHealth:
-    until = timezone.now()
-    since = until - HEALTH_WINDOW
+    since, until = health_window()
     health = webhook_endpoints_health([endpoint.pk], since=since, until=until)[endpoint.pk]
     hourly = webhook_endpoints_hourly([endpoint.pk], since=since, until=until)[endpoint.pk]
     return EndpointWithHealth(endpoint, health, hourly_chart(hourly))
