@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from console.filters import ConsoleListMixin, TimeRangeFilter, autocomplete_filter
 
-from .models import Delivery, DeliveryAttempt, Event, FailedDelivery
+from .models import ANSWERED_2XX, Delivery, DeliveryAttempt, Event, FailedDelivery
 from .services import deliveries_redeliver_ids
 
 BusinessOfEventFilter = autocomplete_filter("business", "business", "event__business", "deliveries.Event.business")
@@ -221,9 +221,9 @@ class AttemptOutcomeFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         answered = queryset.filter(error=None, status_code__isnull=False)
         if self.value() == "succeeded":
-            return answered.filter(status_code__gte=200, status_code__lt=300)
+            return answered.filter(ANSWERED_2XX)
         if self.value() == self.HTTP_ERROR:
-            return answered.exclude(status_code__gte=200, status_code__lt=300)
+            return answered.exclude(ANSWERED_2XX)
         return queryset.filter(error=self.value()) if self.value() else queryset
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
-from .models import Delivery, DeliveryAttempt
+from .models import ANSWERED_2XX, Delivery, DeliveryAttempt
 
 # Upper bounds in seconds. An attempt's deadline is WEBHOOK_TIMEOUT_SECONDS (10 by
 # default); only an attempt closed as worker_lost lasts longer, up to its claim.
@@ -44,12 +44,11 @@ def attempt_counts_by_outcome() -> dict[str, int]:
 
     An attempt in flight is counted once it finishes, so each count only grows.
     """
-    answered_2xx = Q(status_code__gte=200, status_code__lt=300)
     rows = (
         DeliveryAttempt.objects.filter(finished_at__isnull=False)
         .order_by()
         .values("error")
-        .annotate(total=Count("id"), succeeded=Count("id", filter=answered_2xx))
+        .annotate(total=Count("id"), succeeded=Count("id", filter=ANSWERED_2XX))
     )
     counts = {"succeeded": 0, "http_error": 0}
     for row in rows:

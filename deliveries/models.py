@@ -17,6 +17,8 @@ from webhooks.models import WebhookEndpoint
 
 # Stored response excerpts are capped: enough to debug, not enough to fill the disk.
 RESPONSE_BODY_LIMIT = 4096
+# An attempt answered with a 2xx (with no error besides, it succeeded).
+ANSWERED_2XX = Q(status_code__gte=200, status_code__lt=300)
 
 
 def new_event_id() -> str:
