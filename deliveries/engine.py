@@ -51,8 +51,9 @@ BATCH_PATIENCE_SECONDS = 0.25
 LOOP_SECONDS = 10.0
 # Once nothing is due, the process's last loop looks again every IDLE_POLL_SECONDS (one
 # cheap query) for LINGER_SECONDS before it ends: under a steady stream, new deliveries
-# are taken at once instead of waiting for their message, which Celery's threads pool
-# fetches slowly. Other loops of the process end as soon as they find nothing to claim.
+# are taken at once instead of waiting for their message (a broker round trip, and up to
+# calendence.celery.EVENT_LOOP_TICK_SECONDS). Other loops of the process end as soon as
+# they find nothing to claim.
 LINGER_SECONDS = 0.5
 IDLE_POLL_SECONDS = 0.02
 

@@ -13,6 +13,9 @@ own workers and counts what they do). A task left over from an earlier test of t
 package finds nothing due (the database is flushed) and does nothing.
 """
 
+import threading
+import time
+
 import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
@@ -21,6 +24,19 @@ from django.db import connections
 from calendence.celery import app as celery_app
 
 WORKER_THREADS = 4
+
+# When each task started (time.monotonic()), by label: the worker runs in this process.
+HOLD_STARTED: dict[str, float] = {}
+_hold_started_lock = threading.Lock()
+
+
+@celery_app.task(name="tests.e2e.hold")
+def hold(label: str, seconds: float) -> None:
+    """A test-only task that keeps a worker thread (and its unacknowledged message) for `seconds`.
+    Defined here, before the worker starts, so the worker knows it."""
+    with _hold_started_lock:
+        HOLD_STARTED[label] = time.monotonic()
+    time.sleep(seconds)
 
 
 def _close_this_threads_connections(**_kwargs) -> None:
