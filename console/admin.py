@@ -21,13 +21,13 @@ from django.utils.translation import ngettext
 
 from bookings.admin import BusinessAdmin
 from bookings.models import Business
+from calendence.admin_filters import ConsoleListMixin, autocomplete_filter
 from deliveries.services import deliveries_recover
 from webhooks.admin import WebhookEndpointAdmin
 from webhooks.models import WebhookEndpoint
 from webhooks.selectors import webhook_endpoints_serving
 
 from .display import moment, moment_and_error, percent
-from .filters import ConsoleListMixin, autocomplete_filter
 from .forms import RecoverSinceForm
 from .selectors import endpoints_health, health_window
 

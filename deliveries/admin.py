@@ -13,7 +13,7 @@ from django.utils.text import Truncator
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from console.filters import ConsoleListMixin, TimeRangeFilter, autocomplete_filter
+from calendence.admin_filters import ConsoleListMixin, TimeRangeFilter, autocomplete_filter
 
 from .models import ANSWERED_2XX, Delivery, DeliveryAttempt, Event, FailedDelivery
 from .services import deliveries_redeliver_ids
