@@ -12,9 +12,11 @@ past that many attempts in flight at once does a claim wait for a hanging one to
 
 Per endpoint, Little's law: an endpoint answering in L seconds needs rate x L attempts in
 flight to take `rate` deliveries a second. Neither is known up front, so an endpoint
-starts with START_SLOTS and earns more by answering while all its slots are busy (twice as
-many after a quick answer, one more after a slow one, up to WEBHOOK_ENDPOINT_CONCURRENCY);
-a timeout sends it back to the start.
+starts with START_SLOTS and earns more by answering while all its slots are busy
+(QUICK_GROWTH times as many after a quick answer, one more after a slow one, up to
+WEBHOOK_ENDPOINT_CONCURRENCY); a timeout sends it back to the start. Growing fourfold, an
+endpoint that answers reaches 200 slots in four rounds of answers, not eight: a worker
+draining a backlog to one new endpoint spends its first second ramping up, not two.
 
 A slot is taken when its delivery is claimed, and the claim takes no more than the free
 slots, so a claimed attempt never waits in a queue.
@@ -30,6 +32,7 @@ from django.conf import settings
 # An endpoint we know nothing of yet gets one attempt at a time: many new endpoints that turn
 # out to hang then hold one slot each, not the fast lane, until they are known to be slow.
 START_SLOTS = 1
+QUICK_GROWTH = 4
 SLOW_SECONDS = 1.0
 # Threads in all, in lanes' worth: the fast lane, the slow lane, and room for attempts moved there.
 LANES_OF_CAPACITY = 4
@@ -131,7 +134,7 @@ class SendSlots:
         if timed_out:
             endpoint.limit = START_SLOTS
         elif was_full:
-            grown = endpoint.limit + 1 if endpoint.slow else endpoint.limit * 2
+            grown = endpoint.limit + 1 if endpoint.slow else endpoint.limit * QUICK_GROWTH
             endpoint.limit = min(grown, settings.WEBHOOK_ENDPOINT_CONCURRENCY)
 
     def _move_hanging(self) -> None:

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from deliveries.concurrency import SLOW_SECONDS, START_SLOTS, SendSlots
+from deliveries.concurrency import QUICK_GROWTH, SLOW_SECONDS, START_SLOTS, SendSlots
 from deliveries.engine import DeliveryEngine
 from deliveries.models import DeliveryAttempt
 from tests.support.receiver import Answer
@@ -33,7 +33,7 @@ def hang(slots_in_flight) -> None:
         slot.taken_at -= SLOW_SECONDS + 1
 
 
-def test_a_new_endpoint_starts_with_one_slot_and_doubles_them_by_answering_quickly_when_full():
+def test_a_new_endpoint_starts_with_one_slot_and_earns_more_by_answering_quickly_when_full():
     slots = SendSlots(threads=100)
     first = take_all(slots, "a")
     assert len(first) == START_SLOTS and "a" in slots.claim_scope().skip_endpoints
@@ -41,7 +41,7 @@ def test_a_new_endpoint_starts_with_one_slot_and_doubles_them_by_answering_quick
     slots.give_back(first[0], answered_in=0.01)  # all its slots were busy: it earns more
     for slot in first[1:]:
         slots.give_back(slot, answered_in=0.01)  # no longer full: nothing more to earn
-    assert len(take_all(slots, "a")) == 2 * START_SLOTS
+    assert len(take_all(slots, "a")) == QUICK_GROWTH * START_SLOTS
 
 
 def test_a_timeout_sends_an_endpoint_back_to_the_start_and_into_the_slow_lane():
@@ -49,7 +49,7 @@ def test_a_timeout_sends_an_endpoint_back_to_the_start_and_into_the_slow_lane():
     for slot in take_all(slots, "a"):
         slots.give_back(slot, answered_in=0.01)
     grown = take_all(slots, "a")
-    assert len(grown) == 2 * START_SLOTS and not any(slot.slow_lane for slot in grown)
+    assert len(grown) == QUICK_GROWTH * START_SLOTS and not any(slot.slow_lane for slot in grown)
 
     slots.give_back(grown[0], answered_in=2.0, timed_out=True)
     for slot in grown[1:]:
@@ -61,7 +61,7 @@ def test_a_timeout_sends_an_endpoint_back_to_the_start_and_into_the_slow_lane():
 def test_slots_never_exceed_the_endpoint_ceiling(settings):
     settings.WEBHOOK_ENDPOINT_CONCURRENCY = 3
     slots = SendSlots(threads=100)
-    for _ in range(5):  # quick answers while full, again and again: 1, 2, then 3 and no more
+    for _ in range(5):  # quick answers while full, again and again: 1, then 3 and no more
         taken = take_all(slots, "a")
         for slot in taken:
             slots.give_back(slot, answered_in=0.01)
