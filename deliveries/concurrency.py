@@ -19,9 +19,7 @@ endpoint that answers reaches 200 slots in four rounds of answers, not eight: a 
 draining a backlog to one new endpoint spends its first second ramping up, not two.
 
 A slot is taken when its delivery is claimed, and the claim takes no more than the free
-slots, so a claimed attempt never waits in a queue. A claim costs about the same however
-few it takes, so a busy endpoint is claimed for again once CLAIM_SHARE of its slots are
-free, not as each answer comes back.
+slots, so a claimed attempt never waits in a queue.
 """
 
 import logging
@@ -35,8 +33,6 @@ from django.conf import settings
 # out to hang then hold one slot each, not the fast lane, until they are known to be slow.
 START_SLOTS = 1
 QUICK_GROWTH = 4
-# A claim passes over an endpoint until this share of its slots is free again.
-CLAIM_SHARE = 0.25
 SLOW_SECONDS = 1.0
 # Threads in all, in lanes' worth: the fast lane, the slow lane, and room for attempts moved there.
 LANES_OF_CAPACITY = 4
@@ -86,7 +82,7 @@ class SendSlots:
             self._move_hanging()
             capacity_room = self.capacity - len(self._fast) - len(self._slow)
             fast_room, slow_room = self.threads - len(self._fast), self.threads - len(self._slow)
-            at_limit = [i for i, endpoint in self._endpoints.items() if not self._worth_a_claim(endpoint)]
+            at_limit = [i for i, endpoint in self._endpoints.items() if endpoint.taken >= self._limit(endpoint)]
             slow = [i for i, endpoint in self._endpoints.items() if endpoint.slow]
             if fast_room > 0:
                 skip = at_limit + slow if slow_room <= 0 else at_limit
@@ -126,13 +122,6 @@ class SendSlots:
 
     def _at_capacity(self) -> bool:
         return len(self._fast) + len(self._slow) >= self.capacity
-
-    def _worth_a_claim(self, endpoint: _Endpoint) -> bool:
-        """Has the endpoint CLAIM_SHARE of its slots free (at least one)? A claim costs about the
-        same whatever it takes, so a busy endpoint is claimed for in chunks, not one delivery a
-        claim as its answers come back."""
-        limit = self._limit(endpoint)
-        return limit - endpoint.taken >= max(1, int(limit * CLAIM_SHARE))
 
     @staticmethod
     def _limit(endpoint: _Endpoint) -> int:

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from deliveries.concurrency import CLAIM_SHARE, QUICK_GROWTH, SLOW_SECONDS, START_SLOTS, SendSlots
+from deliveries.concurrency import QUICK_GROWTH, SLOW_SECONDS, START_SLOTS, SendSlots
 from deliveries.engine import DeliveryEngine
 from deliveries.models import DeliveryAttempt
 from tests.support.receiver import Answer
@@ -42,30 +42,6 @@ def test_a_new_endpoint_starts_with_one_slot_and_earns_more_by_answering_quickly
     for slot in first[1:]:
         slots.give_back(slot, answered_in=0.01)  # no longer full: nothing more to earn
     assert len(take_all(slots, "a")) == QUICK_GROWTH * START_SLOTS
-
-
-def test_a_busy_endpoint_is_claimed_for_again_once_a_share_of_its_slots_is_free():
-    slots = SendSlots(threads=100)
-    grow(slots, "a", to=16)
-    taken = take_all(slots, "a")
-    chunk = int(len(taken) * CLAIM_SHARE)
-    assert len(taken) == 16 and chunk > 1
-
-    for slot in taken[:chunk - 1]:
-        slots.give_back(slot)  # (never sent, so the limit stays as it is)
-    assert "a" in slots.claim_scope().skip_endpoints  # a slot or two free is not worth a claim
-
-    slots.give_back(taken[chunk - 1])
-    assert "a" not in slots.claim_scope().skip_endpoints
-    assert len(take_all(slots, "a")) == chunk
-
-
-def test_an_endpoint_with_one_slot_is_claimed_for_as_soon_as_it_is_free():
-    slots = SendSlots(threads=100)
-    [only] = take_all(slots, "a")
-    assert "a" in slots.claim_scope().skip_endpoints
-    slots.give_back(only, answered_in=2.0)  # slow: no more slots earned
-    assert "a" not in slots.claim_scope().skip_endpoints
 
 
 def test_a_timeout_sends_an_endpoint_back_to_the_start_and_into_the_slow_lane():
