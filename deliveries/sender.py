@@ -29,6 +29,7 @@ from .sending import Finished, Sending
 class Sender:
     def __init__(self, threads: int):
         self._slots = SendSlots(threads)
+        self._transport = transport.Transport()
         # A thread for every slot there can be (deliveries.concurrency), made as needed.
         self._pool = ThreadPoolExecutor(max_workers=self._slots.capacity, thread_name_prefix="webhook-send")
         self._lock = threading.Lock()
@@ -56,7 +57,7 @@ class Sender:
         `patience` seconds (None: all of them). The rest are collected later."""
         futures: dict[Future, Sending] = {}
         for sending in sendings:
-            future = self._pool.submit(_post, sending)  # _post never raises: result() is the answer
+            future = self._pool.submit(self._post, sending)  # _post never raises: result() is the answer
             future.add_done_callback(lambda f, slot=sending.slot: self._answered(slot, f.result()))
             futures[future] = sending
         done, pending = wait(futures, timeout=patience)
@@ -122,16 +123,17 @@ class Sender:
             return True
 
     def shutdown(self) -> None:
+        """Wait for the attempts in flight, then close the transport."""
         self._pool.shutdown(wait=True)
+        self._transport.close()
 
-
-def _post(sending: Sending) -> transport.AttemptResult:
-    queued_ms = int((time.monotonic() - sending.slot.taken_at) * 1000)
-    result = transport.post(
-        sending.url,
-        sending.body,
-        sending.headers,
-        timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-        allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS,
-    )
-    return dataclasses.replace(result, queued_ms=queued_ms, answered_at=timezone.now())
+    def _post(self, sending: Sending) -> transport.AttemptResult:
+        queued_ms = int((time.monotonic() - sending.slot.taken_at) * 1000)
+        result = self._transport.post(
+            sending.url,
+            sending.body,
+            sending.headers,
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+            allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS,
+        )
+        return dataclasses.replace(result, queued_ms=queued_ms, answered_at=timezone.now())

@@ -10,8 +10,14 @@ What this module guarantees, whatever the receiver does:
 - redirects are never followed; the response body is read streaming and capped.
 - it never raises for anything the network or the receiver does, and everything of the
   receiver's that it returns (body, headers, error details) is safe to store.
+
+A Transport owns what its attempts share: the watchdog thread and each send thread's
+connection pool. The worker's sender makes one and closes it when the worker stops; a
+test makes its own. The attempt a thread is making is that thread's context (a ContextVar),
+so the connection classes urllib3 instantiates can find its addresses and deadline.
 """
 
+import contextvars
 import heapq
 import itertools
 import logging
@@ -91,28 +97,38 @@ class _Attempt:
 
 
 class _Watchdog:
-    """One thread for every attempt in the process: breaks each attempt's sockets at its deadline.
+    """One thread for every attempt of a transport: breaks each attempt's sockets at its deadline.
 
-    (A timer thread per attempt would cost a thread start per POST.)"""
+    (A timer thread per attempt would cost a thread start per POST.) The thread starts with
+    the first attempt watched, and ends at stop()."""
 
     def __init__(self):
         self._due: list[tuple[float, int, _Attempt]] = []
         self._order = itertools.count()
         self._wakeup = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     def watch(self, attempt: _Attempt) -> None:
         with self._wakeup:
             heapq.heappush(self._due, (attempt.deadline, next(self._order), attempt))
-            if self._thread is None or not self._thread.is_alive():  # also after a fork
+            if self._thread is None or not self._thread.is_alive():  # also in a forked child
                 self._thread = threading.Thread(target=self._run, name="webhook-deadlines", daemon=True)
                 self._thread.start()
             if self._due[0][2] is attempt:  # the earliest deadline now: wake the thread to heed it
                 self._wakeup.notify()
 
+    def stop(self) -> None:
+        with self._wakeup:
+            self._stopped = True
+            self._wakeup.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
     def _run(self) -> None:
         with self._wakeup:
-            while True:
+            while not self._stopped:
                 now = time.monotonic()
                 while self._due and (self._due[0][2].finished or self._due[0][0] <= now):
                     _deadline, _order, attempt = heapq.heappop(self._due)
@@ -121,15 +137,15 @@ class _Watchdog:
                 self._wakeup.wait(timeout=self._due[0][0] - now if self._due else None)
 
 
-_watchdog = _Watchdog()
-_local = threading.local()
+# The attempt the current thread is making (set only around one POST).
+_attempt_in_flight: contextvars.ContextVar[_Attempt] = contextvars.ContextVar("attempt_in_flight")
 
 
 class _GuardedConnectionMixin:
     """Connects to the attempt's vetted addresses and registers itself with the watchdog."""
 
     def _new_conn(self):
-        attempt: _Attempt = _local.attempt
+        attempt = _attempt_in_flight.get()
         last_error: OSError | None = None
         for address in attempt.addresses:
             self._dns_host = str(address)  # connect here; self.host stays the endpoint's name
@@ -141,7 +157,7 @@ class _GuardedConnectionMixin:
         raise last_error or OSError("no address to connect to")
 
     def request(self, *args, **kwargs):
-        _local.attempt.connections.append(self)
+        _attempt_in_flight.get().connections.append(self)
         return super().request(*args, **kwargs)
 
 
@@ -170,43 +186,63 @@ class GuardedAdapter(HTTPAdapter):
         }
 
 
-def _adapter() -> GuardedAdapter:
-    """One adapter (connection pool) per thread: connections to a host are reused between
-    attempts. Requests go to it directly: a Session's cookies, proxies from the environment,
-    .netrc and redirect handling are all things an attempt must not have, and cost time."""
-    adapter = getattr(_local, "adapter", None)
-    if adapter is None:
-        adapter = _local.adapter = GuardedAdapter(pool_connections=32, pool_maxsize=4, max_retries=0)
-    return adapter
+class Transport:
+    """Sends attempts; owns their watchdog and a connection pool per send thread."""
 
+    def __init__(self):
+        self._watchdog = _Watchdog()
+        self._threads = threading.local()
+        self._adapters: list[GuardedAdapter] = []
+        self._lock = threading.Lock()
 
-def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool) -> AttemptResult:
-    """POST `body` to `url` within `timeout` seconds in all. Never raises: whatever happens
-    is an attempt to log."""
-    started = time.monotonic()
-    try:
-        return _post_vetted(url, body, headers, started=started, timeout=timeout, allow_private=allow_private)
-    except Exception as exc:  # noqa: BLE001 - a bug of ours meeting an answer we did not foresee
-        logger.exception("The attempt to %s failed inside the sender; it is logged as internal_error.", url)
-        return _failure("internal_error", _describe(exc), started)
+    def post(self, url: str, body: bytes, headers: dict[str, str], *, timeout: float,
+             allow_private: bool) -> AttemptResult:
+        """POST `body` to `url` within `timeout` seconds in all. Never raises: whatever happens
+        is an attempt to log."""
+        started = time.monotonic()
+        try:
+            return self._post_vetted(url, body, headers, started=started, timeout=timeout,
+                                     allow_private=allow_private)
+        except Exception as exc:  # noqa: BLE001 - a bug of ours meeting an answer we did not foresee
+            logger.exception("The attempt to %s failed inside the sender; it is logged as internal_error.", url)
+            return _failure("internal_error", _describe(exc), started)
 
+    def close(self) -> None:
+        """Once no attempt is in flight any more: end the watchdog, close every pooled connection."""
+        self._watchdog.stop()
+        with self._lock:
+            adapters, self._adapters = self._adapters, []
+        for adapter in adapters:
+            adapter.close()
 
-def _post_vetted(url, body, headers, *, started: float, timeout: float, allow_private: bool) -> AttemptResult:
-    try:
-        addresses = _vetted_addresses(url, allow_private)
-    except BlockedAddress as exc:
-        return _failure("blocked_address", str(exc), started)
-    except UnresolvableHost as exc:
-        return _failure("dns_error", str(exc), started)
-    attempt = _Attempt(addresses, deadline=started + timeout)
-    _local.attempt = attempt
-    _watchdog.watch(attempt)
-    try:
-        return _send(url, body, headers, attempt, started)
-    finally:
-        attempt.finished = True
-        attempt.connections.clear()  # the watchdog keeps the attempt until its deadline
-        _local.attempt = None
+    def _post_vetted(self, url, body, headers, *, started: float, timeout: float,
+                     allow_private: bool) -> AttemptResult:
+        try:
+            addresses = _vetted_addresses(url, allow_private)
+        except BlockedAddress as exc:
+            return _failure("blocked_address", str(exc), started)
+        except UnresolvableHost as exc:
+            return _failure("dns_error", str(exc), started)
+        attempt = _Attempt(addresses, deadline=started + timeout)
+        in_flight = _attempt_in_flight.set(attempt)
+        self._watchdog.watch(attempt)
+        try:
+            return _send(self._adapter(), url, body, headers, attempt, started)
+        finally:
+            attempt.finished = True
+            attempt.connections.clear()  # the watchdog keeps the attempt until its deadline
+            _attempt_in_flight.reset(in_flight)
+
+    def _adapter(self) -> GuardedAdapter:
+        """One adapter (connection pool) per thread: connections to a host are reused between
+        attempts. Requests go to it directly: a Session's cookies, proxies from the environment,
+        .netrc and redirect handling are all things an attempt must not have, and cost time."""
+        adapter = getattr(self._threads, "adapter", None)
+        if adapter is None:
+            adapter = self._threads.adapter = GuardedAdapter(pool_connections=32, pool_maxsize=4, max_retries=0)
+            with self._lock:
+                self._adapters.append(adapter)
+        return adapter
 
 
 def request_headers(url: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
@@ -227,11 +263,12 @@ def _vetted_addresses(url: str, allow_private: bool) -> list[IPAddress]:
     return resolve(host, port) if allow_private else resolve_public_addresses(host, port)
 
 
-def _send(url: str, body: bytes, headers: dict[str, str], attempt: _Attempt, started: float) -> AttemptResult:
+def _send(adapter: GuardedAdapter, url: str, body: bytes, headers: dict[str, str], attempt: _Attempt,
+          started: float) -> AttemptResult:
     remaining = attempt.remaining()
     try:
         request = requests.Request("POST", url, data=body, headers=headers).prepare()
-        response = _adapter().send(request, stream=True, timeout=(remaining, remaining))
+        response = adapter.send(request, stream=True, timeout=(remaining, remaining))
         try:
             excerpt = _read_capped(response, attempt)
         finally:
