@@ -33,6 +33,9 @@ class WebhookEndpoint(models.Model):
         FAILING = "failing", "Every delivery failed for too long"
         MANUAL = "manual", "Disabled through the API or admin"
 
+    # Encrypted at rest: loading them costs a decryption each, so reads that never show them defer them.
+    SECRET_FIELDS = ("secret", "previous_secret")
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Owned by a business (business set, hub empty) or by a hub (hub set, and
     # business set only when the hub narrowed it to one of its businesses).

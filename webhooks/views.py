@@ -69,7 +69,10 @@ class WebhookEndpointViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def scoped_queryset(self, api_key):
-        return webhook_endpoints_visible_to(api_key)
+        endpoints = webhook_endpoints_visible_to(api_key)
+        if self.action in ("list", "retrieve"):  # answers without the secrets: no decrypting them per row
+            return endpoints.defer(*WebhookEndpoint.SECRET_FIELDS)
+        return endpoints
 
     @extend_schema(
         summary="Register a webhook",
