@@ -1,71 +1,90 @@
-"""The API scenario's clients: N concurrent clients (aiohttp), one business key each.
+"""The API scenario's load: open loop, at a fixed rate, against the API and its floor.
 
-Three phases, one after the other, each with every client busy at once: register
+Each phase sends `rate` requests a second for `seconds`, each at its scheduled moment
+whether or not earlier ones were answered (open loop: a slow server meets a queue, as it
+would in production, instead of a client that politely waits). A request's latency runs
+from its scheduled moment to its answer, so time spent queued counts. Requests take the
+businesses' API keys in turn.
+
+Phases, one after the other: the floor (a bare DRF view, bench/floor.py), register
 (POST /api/v1/webhooks), list (GET /api/v1/webhooks), get (GET /api/v1/webhooks/{id}).
-Each phase: requests per second over the phase, p50/p99/max latency, non-2xx answers.
+Each: p50/p99/max latency, the rate achieved, non-2xx answers, and the web server's CPU
+time per request (gunicorn and its workers, read from /proc before and after the phase).
 """
 
 import asyncio
 import random
 import time
+from collections import Counter
+from collections.abc import Callable
 
 from bench import measure
 
 API = "/api/v1/webhooks"
-WARMUP_PER_CLIENT = 3
+FLOOR = "/bench/floor"
+WARMUP_SECONDS = 2.0
 
 
-async def _timed(session, method: str, url: str, key: str, payload: dict | None = None) -> tuple[float, int, object]:
-    started = time.perf_counter()
+async def _call(session, method: str, url: str, key: str, payload: dict | None) -> tuple[int, object]:
     async with session.request(method, url, json=payload, headers={"Authorization": f"Bearer {key}"}) as answer:
         body = await answer.json(content_type=None) if answer.status < 300 else await answer.read()
-        return time.perf_counter() - started, answer.status, body
+        return answer.status, body
 
 
-async def _phase(session, base: str, keys: list[str], per_client: int, request) -> dict:
-    """Every client makes `per_client` requests (built by `request(client, i)`) back to back."""
+async def _phase(session, base: str, keys: list[str], rate: float, seconds: float, request,
+                 cpu_seconds: Callable[[], float]) -> dict:
+    """`rate` x `seconds` requests, the i-th built by `request(i)` and sent with key i mod len(keys)."""
+    count = max(int(rate * seconds), 1)
     latencies: list[float] = []
-    statuses: dict[str, int] = {}
-    bodies: list[list] = [[] for _ in keys]
+    statuses: Counter[str] = Counter()
+    bodies: list[tuple[int, object]] = []
+    cpu_before, began = cpu_seconds(), time.perf_counter()
 
-    async def client(number: int, key: str) -> None:
-        for i in range(per_client):
-            method, path, payload = request(number, i)
-            elapsed, status, body = await _timed(session, method, base + path, key, payload)
-            latencies.append(elapsed)
-            statuses[str(status)] = statuses.get(str(status), 0) + 1
-            bodies[number].append(body)
+    async def one(i: int) -> None:
+        scheduled = began + i / rate
+        await asyncio.sleep(max(scheduled - time.perf_counter(), 0))
+        method, path, payload = request(i)
+        status, body = await _call(session, method, base + path, keys[i % len(keys)], payload)
+        latencies.append(time.perf_counter() - scheduled)
+        statuses[str(status)] += 1
+        bodies.append((i % len(keys), body))
 
-    began = time.perf_counter()
-    await asyncio.gather(*(client(number, key) for number, key in enumerate(keys)))
-    elapsed = time.perf_counter() - began
-    count = len(latencies)
+    await asyncio.gather(*(one(i) for i in range(count)))
+    elapsed, cpu = time.perf_counter() - began, cpu_seconds() - cpu_before
     errors = sum(n for status, n in statuses.items() if not status.startswith("2"))
-    return {"requests": count, "requests_per_s": round(count / elapsed, 1) if elapsed else None,
-            **measure.latency_summary_ms(latencies), "errors": errors, "statuses": statuses, "_bodies": bodies}
+    return {"requests": count, "target_per_s": rate, "requests_per_s": round(count / elapsed, 1),
+            **measure.latency_summary_ms(latencies), "errors": errors, "statuses": dict(statuses),
+            "cpu_ms_per_request": round(1000 * cpu / count, 3), "_bodies": bodies}
 
 
-async def _api_load(base: str, keys: list[str], per_operation: int) -> dict:
+async def _api_load(base: str, keys: list[str], rate: float, seconds: float, cpu_seconds) -> dict:
     import aiohttp
 
-    per_client = max(per_operation // len(keys), 1)
-    connector = aiohttp.TCPConnector(limit=len(keys), force_close=True)  # gunicorn's sync workers close anyway
+    # gunicorn's sync workers close every connection; a pool of reused ones would only mislead.
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
-        await _phase(session, base, keys, WARMUP_PER_CLIENT, lambda c, i: ("GET", API, None))
-        register = await _phase(session, base, keys, per_client, lambda c, i: (
-            "POST", API, {"url": f"https://127.0.0.1/bench/{c}/{i}", "events": ["booking.created"]}))
-        ids = [[body["id"] for body in bodies if isinstance(body, dict) and "id" in body]
-               for bodies in register["_bodies"]]
-        listing = await _phase(session, base, keys, per_client, lambda c, i: ("GET", API, None))
+        async def phase(request, length: float = seconds) -> dict:
+            return await _phase(session, base, keys, rate, length, request, cpu_seconds)
+
+        await phase(lambda i: ("GET", API, None) if i % 2 else ("GET", FLOOR, None), WARMUP_SECONDS)
+        floor = await phase(lambda i: ("GET", FLOOR, None))
+        register = await phase(
+            lambda i: ("POST", API, {"url": f"https://127.0.0.1/bench/{i}", "events": ["booking.created"]}))
+        ids: dict[int, list[str]] = {}
+        for client, body in register["_bodies"]:
+            if isinstance(body, dict) and "id" in body:
+                ids.setdefault(client, []).append(body["id"])
+        listing = await phase(lambda i: ("GET", API, None))
         rng = random.Random(7)
-        get = await _phase(session, base, keys, per_client, lambda c, i: (
-            "GET", f"{API}/{rng.choice(ids[c]) if ids[c] else 'missing'}", None))
-    results = {"register": register, "list": listing, "get": get}
-    for phase in results.values():
-        phase.pop("_bodies")
-    listed = listing["requests"] and all(s.startswith("2") for s in listing["statuses"])
-    return {**results, "all_succeeded": bool(listed) and not any(p["errors"] for p in results.values())}
+        get = await phase(lambda i: ("GET", f"{API}/{rng.choice(ids.get(i % len(keys)) or ['missing'])}", None))
+    results = {"floor": floor, "register": register, "list": listing, "get": get}
+    for name, phase_result in results.items():
+        phase_result.pop("_bodies")
+        if name != "floor" and floor["cpu_ms_per_request"]:
+            phase_result["cpu_vs_floor"] = round(phase_result["cpu_ms_per_request"] / floor["cpu_ms_per_request"], 2)
+    return {**results, "all_succeeded": not any(p["errors"] for p in results.values())}
 
 
-def run_api_load(base: str, keys: list[str], per_operation: int) -> dict:
-    return asyncio.run(_api_load(base, keys, per_operation))
+def run_api_load(base: str, keys: list[str], *, rate: float, seconds: float,
+                 cpu_seconds: Callable[[], float]) -> dict:
+    return asyncio.run(_api_load(base, keys, rate, seconds, cpu_seconds))

@@ -149,10 +149,11 @@ class Harness:
             self.beat.stop()
             self.beat = None
 
-    def start_web(self) -> tuple[Process, str]:
-        """docker-compose.yml's web command (gunicorn), on a free loopback port; ready at /healthz."""
+    def start_web(self, **env) -> tuple[Process, str]:
+        """docker-compose.yml's web command (gunicorn), on a free loopback port, with `env` added to
+        the environment; ready at /healthz."""
         port = free_port()
-        web = Process("web", config.web_command(port), self.env, self.log_dir / "web.log")
+        web = Process("web", config.web_command(port), {**self.env, **env}, self.log_dir / "web.log")
         base = f"http://127.0.0.1:{port}"
 
         def healthy() -> bool:

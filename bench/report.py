@@ -16,6 +16,8 @@ from pathlib import Path
 from bench.config import REPORT_PATH, RESULTS_PATH, TARGETS
 from bench.measure import median
 
+SENDER_LIMIT_SUFFIX = "_of_sender_limit"
+
 
 def read_lines(path: Path) -> list[dict]:
     if not path.exists():
@@ -62,7 +64,9 @@ def verdicts(latest: dict) -> list[dict]:
         rows.append({"figure": name, "label": target["label"], "target": target["target"],
                      "direction": target["direction"], "value": value, "met": met,
                      "runs": source[name]["runs"] if name in source else 0,
-                     "sender_limit": source[name]["sender_limit"] if name in source else None})
+                     "sender_limit": source[name]["sender_limit"] if name in source else None,
+                     "rate": measured.get(name.removesuffix(SENDER_LIMIT_SUFFIX)) if name.endswith(
+                         SENDER_LIMIT_SUFFIX) else None})
     return rows
 
 
@@ -93,8 +97,9 @@ def draw(rows: list[dict], latest: dict, png: Path) -> None:
         value = row["value"] or 0
         colour = "#999999" if row["met"] is None else "#2e7d32" if row["met"] else "#c62828"
         bars, heights, colours = ["measured"], [value], [colour]
-        if row["figure"].endswith("_per_s") and row["sender_limit"]:  # beside what the machine can send
-            bars, heights, colours = bars + ["sender limit"], heights + [row["sender_limit"]], colours + ["#b0bec5"]
+        if row["rate"] and row["sender_limit"]:  # a fraction of what the machine can send, with both rates
+            bars = [f"measured\n{row['rate']:,.0f}/s", f"sender limit\n{row['sender_limit']:,.0f}/s"]
+            heights, colours = heights + [1.0], colours + ["#b0bec5"]
         axis.bar(bars, heights, color=colours, width=0.5)
         axis.axhline(row["target"], color="black", linestyle="--", linewidth=1.2)
         axis.text(0.02, row["target"], f" target {row['direction']} {row['target']:g}", va="bottom", fontsize=8,

@@ -239,16 +239,18 @@ def _rate_of(run: dict, counts) -> float | None:
 # --- 5. API ------------------------------------------------------------------------------------------------
 
 def api(h) -> dict:
+    """Open-loop load at api_rate requests/s: the bare floor view, then register, list and get."""
     from bench.harness import business_key
 
     size = h.size
     keys = [business_key(h.tenant(0)[0]) for _ in range(size.api_clients)]
-    web, base = h.start_web()
+    web, base = h.start_web(DJANGO_SETTINGS_MODULE="bench.floor_settings")
     try:
-        results = run_api_load(base, keys, size.api_requests_per_operation)
+        results = run_api_load(base, keys, rate=size.api_rate, seconds=size.api_seconds,
+                               cpu_seconds=lambda: measure.process_usage(web.pid)[1])
     finally:
         web.stop()
-    return {"clients": size.api_clients, "server": "gunicorn (docker-compose web command)",
+    return {"businesses": size.api_clients, "server": "gunicorn (docker-compose web command)",
             "gunicorn_workers": _gunicorn_workers(), **results}
 
 

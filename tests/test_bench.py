@@ -127,11 +127,23 @@ def test_isolation_measures_healthy_endpoints_beside_hanging_ones_against_a_cont
     assert hanging["healthy_latency"]["count"] == healthy
 
 
-def test_api_scenario_answers_every_request(tiny_run):
+def test_api_scenario_answers_every_request_and_reads_its_cpu_against_the_bare_view(tiny_run):
     figures = tiny_run["api"]["figures"]
     assert figures["all_succeeded"] is True
+    expected = int(TINY.api_rate * TINY.api_seconds)
+    for operation in ("floor", "register", "list", "get"):
+        phase, status = figures[operation], "201" if operation == "register" else "200"
+        assert (phase["requests"], phase["errors"], phase["statuses"]) == (expected, 0, {status: expected})
+        assert phase["cpu_ms_per_request"] > 0
     for operation in ("register", "list", "get"):
-        assert figures[operation]["requests"] > 0 and figures[operation]["errors"] == 0
+        phase = figures[operation]
+        assert phase["cpu_vs_floor"] == round(phase["cpu_ms_per_request"] / figures["floor"]["cpu_ms_per_request"], 2)
+
+
+def test_delivery_rates_are_judged_against_the_same_runs_sender_limit(tiny_run):
+    limit = tiny_run["sender"]["headline"]["sender_limit_per_s"]
+    headline = tiny_run["throughput"]["headline"]
+    assert headline["throughput_drain_per_s_of_sender_limit"] == round(headline["throughput_drain_per_s"] / limit, 3)
 
 
 def test_portal_scenario_answers_every_page_and_reads_their_plans(tiny_run):
@@ -155,7 +167,7 @@ def test_report_takes_the_latest_medians_and_judges_them(tiny_run, tmp_path):
     latest = latest_medians(lines, size="tiny")
     assert set(latest) == set(config.SCENARIOS)
     table = markdown(verdicts(latest))
-    assert "drain deliveries/s" in table and "not run" in table  # the soak was not asked for
+    assert "drain / sender limit" in table and "not run" in table  # the soak was not asked for
     if importlib.util.find_spec("matplotlib") is not None:
         from bench.report import draw
 
