@@ -111,6 +111,8 @@ class _Watchdog:
 
     def watch(self, attempt: _Attempt) -> None:
         with self._wakeup:
+            if self._stopped:
+                raise RuntimeError("the transport is closed: no attempt may start without its deadline")
             heapq.heappush(self._due, (attempt.deadline, next(self._order), attempt))
             if self._thread is None or not self._thread.is_alive():  # also in a forked child
                 self._thread = threading.Thread(target=self._run, name="webhook-deadlines", daemon=True)
@@ -208,7 +210,8 @@ class Transport:
             return _failure("internal_error", _describe(exc), started)
 
     def close(self) -> None:
-        """Once no attempt is in flight any more: end the watchdog, close every pooled connection."""
+        """Once no attempt is in flight any more: end the watchdog, close every pooled connection.
+        An attempt after this fails as internal_error, without a connection."""
         self._watchdog.stop()
         with self._lock:
             adapters, self._adapters = self._adapters, []
@@ -224,8 +227,8 @@ class Transport:
         except UnresolvableHost as exc:
             return _failure("dns_error", str(exc), started)
         attempt = _Attempt(addresses, deadline=started + timeout)
-        in_flight = _attempt_in_flight.set(attempt)
         self._watchdog.watch(attempt)
+        in_flight = _attempt_in_flight.set(attempt)
         try:
             return _send(self._adapter(), url, body, headers, attempt, started)
         finally:

@@ -171,3 +171,12 @@ def test_closing_a_transport_ends_its_watchdog_thread(make_receiver):
     assert watchdogs() == before + 1
     own.close()
     assert watchdogs() == before
+
+
+def test_a_closed_transport_sends_nothing(make_receiver):
+    receiver = make_receiver()
+    own = transport.Transport()
+    own.close()
+    result = own.post(receiver.url, b"{}", HEADERS, timeout=2.0, allow_private=True)
+    assert (result.succeeded, result.error) == (False, "internal_error")
+    assert receiver.wait_for(1, timeout=0.5) == []
