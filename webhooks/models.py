@@ -33,7 +33,7 @@ class WebhookEndpoint(models.Model):
         FAILING = "failing", "Every delivery failed for too long"
         MANUAL = "manual", "Disabled through the API or admin"
 
-    # Encrypted at rest: loading them costs a decryption each, so reads that never show them defer them.
+    # Encrypted at rest: loading one costs a decryption, so the API's list and get defer them.
     SECRET_FIELDS = ("secret", "previous_secret")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
