@@ -41,7 +41,7 @@ class Size:
     hanging_endpoints: int
     hanging_count: int  # of which this many answer only after hanging_seconds
     hanging_seconds: float  # past the attempt deadline (WEBHOOK_TIMEOUT_SECONDS, 10 s) at full size
-    api_clients: int  # businesses, whose API keys the requests take in turn
+    api_businesses: int  # whose API keys the requests take in turn
     api_rate: float  # requests per second, open loop, in every phase of the api scenario
     api_seconds: float  # per phase
     sender_requests: int
@@ -56,7 +56,7 @@ SIZES = {
         name="full", throughput_bookings=5000, fanout_events=100, fanout_endpoints=100,
         paced_rate=100, paced_seconds=30, isolation_events=200, isolation_endpoints=10,
         slow_seconds=5, hanging_events=30, hanging_endpoints=100, hanging_count=10, hanging_seconds=30,
-        api_clients=20, api_rate=100, api_seconds=20, sender_requests=10000,
+        api_businesses=20, api_rate=100, api_seconds=20, sender_requests=10000,
         soak_events=1000, portal_endpoints=200, portal_deliveries=100_000, portal_requests=50,
     ),
     # A handful of deliveries per scenario: keeps the code working (make test), measures nothing.
@@ -64,7 +64,7 @@ SIZES = {
         name="tiny", throughput_bookings=12, fanout_events=3, fanout_endpoints=4,
         paced_rate=10, paced_seconds=1, isolation_events=2, isolation_endpoints=10,
         slow_seconds=1, hanging_events=2, hanging_endpoints=10, hanging_count=2, hanging_seconds=2,
-        api_clients=3, api_rate=20, api_seconds=0.5, sender_requests=40,
+        api_businesses=3, api_rate=20, api_seconds=0.5, sender_requests=40,
         soak_events=3, portal_endpoints=5, portal_deliveries=300, portal_requests=3,
     ),
 }
@@ -74,6 +74,9 @@ SIZES = {
 # against a bare DRF view served beside it, memory against itself. Latencies are budgets at
 # loads every such machine reaches (paced_rate events/s, api_rate requests/s). `direction`
 # says which side passes.
+# A delivery rate <name> is also in each headline as <name> + SENDER_LIMIT_SUFFIX: its share of
+# the same run's sender limit.
+SENDER_LIMIT_SUFFIX = "_of_sender_limit"
 TARGETS = {
     "throughput_drain_per_s_of_sender_limit": {"target": 0.90, "direction": ">=",
                                                "label": "drain / sender limit"},

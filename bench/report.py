@@ -4,7 +4,8 @@
 
 For each scenario it takes the newest invocation (run_id) that asked for it and ran it
 without error, and the median of that invocation's runs (make bench runs 3) for each
-headline figure; delivery rates are drawn beside that invocation's sender limit.
+headline figure; a delivery rate's share of the sender limit is drawn beside the whole
+limit (1.0), both labelled with their medians in deliveries/s.
 """
 
 import argparse
@@ -13,10 +14,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from bench.config import REPORT_PATH, RESULTS_PATH, TARGETS
+from bench.config import REPORT_PATH, RESULTS_PATH, SENDER_LIMIT_SUFFIX, TARGETS
 from bench.measure import median
-
-SENDER_LIMIT_SUFFIX = "_of_sender_limit"
 
 
 def read_lines(path: Path) -> list[dict]:
@@ -45,7 +44,8 @@ def latest_medians(lines: list[dict], size: str = "full") -> dict:
 def _medians(chosen: list[dict]) -> dict:
     figures = defaultdict(list)
     for line in chosen:
-        for name, value in line["headline"].items():
+        # Lines written before the shares moved into the headline kept them apart.
+        for name, value in {**line.get("of_sender_limit", {}), **line["headline"]}.items():
             figures[name].append(value)
     return {"run_id": chosen[-1]["run_id"], "commit": chosen[-1].get("commit", ""),
             "timestamp": chosen[-1].get("timestamp", ""), "runs": len(chosen),

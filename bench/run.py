@@ -42,7 +42,7 @@ HEADLINES = {
                             "isolation_hanging_ratio": r["hanging"]["ratio_to_control"],
                             "isolation_hanging_p99_ms": r["hanging"]["healthy_latency"]["p99_ms"]},
     "api": lambda r: {"api_floor_cpu_ms": r["floor"]["cpu_ms_per_request"],
-                      **{f"api_{op}_{k}": r[op][key] for op in ("register", "list", "get")
+                      **{f"api_{op}_{k}": r[op].get(key) for op in ("register", "list", "get")
                          for k, key in (("p50_ms", "p50_ms"), ("p99_ms", "p99_ms"), ("cpu_ms", "cpu_ms_per_request"),
                                         ("cpu_vs_floor", "cpu_vs_floor"))}},
     "portal": lambda r: {f"portal_{page}_{k}_ms": r["pages"][page][f"{k}_ms"]
@@ -52,7 +52,7 @@ HEADLINES = {
     "peer": lambda r: {"peer_drain_per_s": r["deliveries_per_s"], "ours_vs_peer": r["ours_vs_peer"]},
 }
 # Delivery rates, also given as a fraction of the sender limit measured in the same run
-# (in the headline as <rate>_of_sender_limit: what the targets judge).
+# (in the headline as <rate> + config.SENDER_LIMIT_SUFFIX: what the targets judge).
 RATES = ("throughput_drain_per_s", "throughput_burst_per_s", "fanout_per_s", "isolation_healthy_per_s", "soak_per_s",
          "peer_drain_per_s")
 
@@ -150,7 +150,7 @@ def one_run(harness: Harness, names: list[str], meta: dict, run: int, runs: int,
             done[name] = figures
             headline = HEADLINES[name](figures)
             limit = done.get("sender", {}).get("deliveries_per_s")
-            fractions = {f"{k}_of_sender_limit": round(v / limit, 3) for k, v in headline.items()
+            fractions = {k + config.SENDER_LIMIT_SUFFIX: round(v / limit, 3) for k, v in headline.items()
                          if k in RATES and v and limit}
             line.update(headline={**headline, **fractions}, figures=figures)
         except Exception as exc:  # noqa: BLE001 - record it, and go on with the next scenario

@@ -243,14 +243,20 @@ def api(h) -> dict:
     from bench.harness import business_key
 
     size = h.size
-    keys = [business_key(h.tenant(0)[0]) for _ in range(size.api_clients)]
+    keys = [business_key(h.tenant(0)[0]) for _ in range(size.api_businesses)]
     web, base = h.start_web(DJANGO_SETTINGS_MODULE="bench.floor_settings")
+
+    def web_cpu_seconds() -> float:  # gunicorn and its workers
+        usage = measure.process_usage(web.pid)
+        if usage is None:
+            raise RuntimeError("the web server's CPU time cannot be read from /proc")
+        return usage[1]
+
     try:
-        results = run_api_load(base, keys, rate=size.api_rate, seconds=size.api_seconds,
-                               cpu_seconds=lambda: measure.process_usage(web.pid)[1])
+        results = run_api_load(base, keys, rate=size.api_rate, seconds=size.api_seconds, cpu_seconds=web_cpu_seconds)
     finally:
         web.stop()
-    return {"businesses": size.api_clients, "server": "gunicorn (docker-compose web command)",
+    return {"businesses": size.api_businesses, "server": "gunicorn (docker-compose web command)",
             "gunicorn_workers": _gunicorn_workers(), **results}
 
 

@@ -134,10 +134,11 @@ def test_api_scenario_answers_every_request_and_reads_its_cpu_against_the_bare_v
     for operation in ("floor", "register", "list", "get"):
         phase, status = figures[operation], "201" if operation == "register" else "200"
         assert (phase["requests"], phase["errors"], phase["statuses"]) == (expected, 0, {status: expected})
-        assert phase["cpu_ms_per_request"] > 0
+        assert phase["cpu_ms_per_request"] >= 0  # /proc counts 10 ms ticks: a tiny phase may read none
+    floor = figures["floor"]["cpu_ms_per_request"]
     for operation in ("register", "list", "get"):
         phase = figures[operation]
-        assert phase["cpu_vs_floor"] == round(phase["cpu_ms_per_request"] / figures["floor"]["cpu_ms_per_request"], 2)
+        assert phase["cpu_vs_floor"] == (round(phase["cpu_ms_per_request"] / floor, 2) if floor else None)
 
 
 def test_delivery_rates_are_judged_against_the_same_runs_sender_limit(tiny_run):
