@@ -47,8 +47,10 @@ def _medians(chosen: list[dict]) -> dict:
         # Lines written before the shares moved into the headline kept them apart.
         for name, value in {**line.get("of_sender_limit", {}), **line["headline"]}.items():
             figures[name].append(value)
+    machine = chosen[-1].get("machine") or {}
     return {"run_id": chosen[-1]["run_id"], "commit": chosen[-1].get("commit", ""),
-            "timestamp": chosen[-1].get("timestamp", ""), "runs": len(chosen),
+            "machine": f"{machine.get('cpus', '?')} x {machine['cpu_model']}" if machine.get("cpu_model") else "",
+            "began": chosen[0].get("timestamp", ""), "timestamp": chosen[-1].get("timestamp", ""), "runs": len(chosen),
             "headline": {name: median(values) for name, values in figures.items()}}
 
 
@@ -110,11 +112,13 @@ def draw(rows: list[dict], latest: dict, png: Path) -> None:
         for x, height in enumerate(heights):
             label = "not run" if row["value"] is None and x == 0 else _number(height)
             axis.text(x, height, label, ha="center", va="bottom", fontsize=10, fontweight="bold")
-    commits = sorted({entry["commit"][:10] for entry in latest.values()})
-    stamps = sorted(entry["timestamp"] for entry in latest.values())
+    # Dated and placed by machine (a reader compares figures by when and where, not by commit).
+    began = min((entry["began"] for entry in latest.values()), default="")
+    ended = max((entry["timestamp"] for entry in latest.values()), default="")
+    machines = sorted({entry["machine"] for entry in latest.values() if entry["machine"]})
+    span = f"{began[:10]} {began[11:16]} to {ended[11:16]} UTC" if began else "no results"
     fig.suptitle(f"Calendence Webhooks benchmark: medians of the latest runs vs targets "
-                 f"(commit {', '.join(commits) or '?'}, {stamps[-1] if stamps else 'no results'}; "
-                 "green met, red not met)", fontsize=11)
+                 f"({span}, {'; '.join(machines) or 'machine unknown'}; green met, red not met)", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(png, dpi=90)
     plt.close(fig)
