@@ -72,8 +72,8 @@ SIZES = {
 # The targets, each judged within one run, so that machines twice as fast or slow as each
 # other can be compared: rates as a fraction of the same run's sender limit, the API's CPU
 # against a bare DRF view served beside it, memory against itself. Latencies are budgets at
-# loads every such machine reaches (paced_rate events/s, api_rate requests/s). `direction`
-# says which side passes.
+# loads meant to be within reach of such machines (paced_rate events/s, api_rate requests/s;
+# the run records the rate the load actually reached). `direction` says which side passes.
 # A delivery rate <name> is also in each headline as <name> + SENDER_LIMIT_SUFFIX: its share of
 # the same run's sender limit.
 SENDER_LIMIT_SUFFIX = "_of_sender_limit"
