@@ -12,6 +12,8 @@ Settling is guarded the same way: a worker writes an attempt's result only while
 claim on the delivery still stands, so a worker that outlived its claim writes nothing.
 A batch is logged in one transaction; if a row of it cannot be stored, each attempt is
 logged on its own instead, so one receiver's answer never costs another delivery its log.
+
+The statements every pass makes on the deliveries' rows are in deliveries.outbox.
 """
 
 import dataclasses
@@ -23,15 +25,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import F, Prefetch
 from django.utils import timezone
 
 from calendence.errors import DATABASE_UNREACHABLE
-from webhooks.models import WebhookEndpoint
 
-from . import transport
+from . import outbox, transport
 from .bulk import bulk_insert_rows, bulk_update_rows
-from .concurrency import ClaimScope, Slot
+from .concurrency import Slot
 from .endpoint_health import GONE_STATUS, endpoints_health_record
 from .models import Delivery, DeliveryAttempt, failure_summary
 from .sender import Sender
@@ -78,7 +78,7 @@ def attempts_begin(
     try:
         with transaction.atomic():
             now = timezone.now()
-            candidates = _lock_claimable(now, delivery_ids, limit, scope)
+            candidates = outbox.lock_due(now, scope, limit, delivery_ids)
             close_interrupted_attempts(candidates, now)
             refused, sendable = [], []
             for delivery in candidates:
@@ -212,31 +212,6 @@ def close_interrupted_attempts(deliveries: list[Delivery], now: datetime) -> int
     return len(open_attempts)
 
 
-# The columns an attempt reads, and no others: a batch loads up to 200 rows, and the rest
-# (mostly timestamps, and the endpoint's subscriptions as JSON) cost more to load than
-# the sending itself. The engine's query-count test fails if one is read lazily.
-CLAIMED_COLUMNS = (
-    "id", "status", "attempt_count", "series_start", "claimed_until",
-    "event", "event__type", "event__body", "event__business", "endpoint",
-)
-# The endpoints are loaded apart, once each however many of the batch's deliveries go to them:
-# their secrets are decrypted on loading (webhooks.secret_box), a cost per row, not per query.
-ENDPOINT_COLUMNS = ("id", "url", "secret", "previous_secret", "previous_secret_expires_at", "is_active", "deleted_at")
-
-
-def _lock_claimable(now: datetime, delivery_ids, limit: int, scope: ClaimScope) -> list[Delivery]:
-    candidates = Delivery.objects.claimable(
-        now, skip_endpoints=scope.skip_endpoints, only_endpoints=scope.only_endpoints
-    )
-    candidates = candidates.select_related("event").only(*CLAIMED_COLUMNS).prefetch_related(
-        Prefetch("endpoint", queryset=WebhookEndpoint.objects.only(*ENDPOINT_COLUMNS))
-    )
-    if delivery_ids is not None:
-        candidates = candidates.filter(pk__in=delivery_ids)
-    locked = candidates.order_by("next_attempt_at").select_for_update(skip_locked=True, of=("self",))
-    return list(locked[:limit])
-
-
 def _refusal(delivery: Delivery) -> str | None:
     """Why this delivery must not be sent at all, or None."""
     endpoint = delivery.endpoint
@@ -262,9 +237,7 @@ def _attempts_open(sendable: list[tuple[Delivery, Slot]], now: datetime) -> list
     if not sendable:
         return []
     claimed_until = claim_expiry(now)
-    Delivery.objects.filter(pk__in=[delivery.pk for delivery, _slot in sendable]).update(
-        claimed_until=claimed_until, attempt_count=F("attempt_count") + 1, updated_at=now
-    )
+    outbox.mark_claimed([delivery.pk for delivery, _slot in sendable], claimed_until, now)
     sendings = []
     for delivery, slot in sendable:
         delivery.claimed_until = claimed_until
@@ -283,8 +256,7 @@ def _attempts_open(sendable: list[tuple[Delivery, Slot]], now: datetime) -> list
 def _still_held(finished: list[Finished]) -> set[tuple[str, datetime]]:
     """(delivery, claim) of the answers whose claim still stands, the rows locked. By claim, not
     only by delivery: an answer kept through a long outage may meet a newer claim's answer."""
-    ids = {sending.delivery.pk for sending, _result in finished}
-    return set(Delivery.objects.filter(pk__in=ids).select_for_update().values_list("pk", "claimed_until"))
+    return outbox.lock_claims({sending.delivery.pk for sending, _result in finished})
 
 
 def _attempts_close(finished: list[Finished], now: datetime) -> None:
@@ -318,11 +290,7 @@ def _settle(finished: list[Finished], now: datetime) -> list[DeliveryOutcome]:
     case, are settled together in one statement. Each failure draws its own jitter, so
     one endpoint's failed attempts do not all come back at the same instant.
     """
-    succeeded = [sending.delivery.pk for sending, result in finished if result.succeeded]
-    Delivery.objects.filter(pk__in=succeeded).update(
-        status=Delivery.Status.SUCCEEDED, next_attempt_at=None, completed_at=now, claimed_until=None,
-        last_error="", updated_at=now,
-    )
+    outbox.mark_succeeded([sending.delivery.pk for sending, result in finished if result.succeeded], now)
     outcomes = []
     for sending, result in finished:
         if result.succeeded:

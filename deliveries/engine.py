@@ -36,9 +36,9 @@ from django.utils import timezone
 
 from calendence.errors import DATABASE_UNREACHABLE
 
+from . import outbox
 from .attempts import DeliveryOutcome, attempts_begin, attempts_finish
 from .dispatch import enqueue_retries, enqueue_wakeup
-from .models import Delivery
 from .sender import Sender
 from .sending import Finished
 
@@ -152,10 +152,7 @@ class DeliveryEngine:
         if scope.room <= 0:
             return False
         try:
-            due = Delivery.objects.claimable(
-                timezone.now(), skip_endpoints=scope.skip_endpoints, only_endpoints=scope.only_endpoints
-            )
-            return due.exists()
+            return outbox.due_exists(timezone.now(), scope)
         except DATABASE_UNREACHABLE:
             return True
 
