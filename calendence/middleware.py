@@ -1,4 +1,4 @@
-"""Request-wide answers: oversized bodies refused, an unreachable database reported as 503."""
+"""Request-wide answers: oversized bodies refused, rate-limit headers, an unreachable database reported as 503."""
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -26,6 +26,22 @@ class RequestBodyLimitMiddleware:
             message = f"The request body is larger than the {limit // 1024} KiB limit."
             return JsonResponse(error_body("request_too_large", message), status=413)
         return self.get_response(request)
+
+
+class RateLimitHeadersMiddleware:
+    """X-RateLimit-Limit, -Remaining and -Reset on each answer to a call the API's throttle
+    counted (calendence.throttling leaves the key's window on the request), a 429 included."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        window = getattr(request, "rate_limit", None)
+        if window is not None:
+            for name, value in window.headers().items():
+                response[name] = value
+        return response
 
 
 class DatabaseUnavailableMiddleware:

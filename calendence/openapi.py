@@ -43,7 +43,7 @@ def add_common_error_responses(result, generator, request, public):
     """
     error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     common = {
-        "429": "Too many requests for this API key; see Retry-After.",
+        "429": "Too many calls with this API key in its current window (throttled); retry after Retry-After seconds.",
         "503": "The database cannot be reached (service_unavailable); retry after Retry-After seconds.",
     }
     with_body = {"413": "The request body is over 1 MiB.", "415": "The body is not application/json."}

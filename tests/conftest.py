@@ -5,9 +5,13 @@ Objects are made through the project's own services, the way the API makes them.
 
 import os
 import shutil
+import socket
+import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
 from django.conf import settings
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
@@ -15,9 +19,11 @@ from rest_framework.test import APIClient
 from bookings import services as booking_services
 from bookings.api_keys import api_key_issue
 from bookings.models import Business, Hub
+from calendence.settings import redis_cache
 from deliveries.engine import DeliveryEngine
 from tests.support.browser import chromium_path, skip_or_fail_without_browser
 from tests.support.receiver import Answer, Receiver
+from tests.support.required import skip_or_fail
 from tests.support.tcp_proxy import TcpProxy
 from webhooks import event_types
 from webhooks.services import webhook_endpoint_create
@@ -136,6 +142,56 @@ def pytest_sessionfinish(session, exitstatus):
     folder = options.get("data_folder_in", "")
     if "test-broker-" in folder:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- Django's cache: local memory or Redis -------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A Redis for the cache tests: CACHE_URL's when it names one, else a redis-server of this
+    run's own on a free port (without persistence, stopped after the run)."""
+    if settings.CACHE_URL.startswith("redis"):
+        yield settings.CACHE_URL
+        return
+    if shutil.which("redis-server") is None:
+        skip_or_fail("the Redis cache tests need CACHE_URL=redis://... or the redis-server binary on PATH")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        _wait_for_redis(url)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _wait_for_redis(url: str) -> None:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if client.ping():
+                return
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
+
+
+@pytest.fixture(params=["local memory", "redis"])
+def cache_kind(request, settings) -> str:
+    """Runs the test on each cache the service can have: the embedded default and a Redis."""
+    if request.param == "redis":
+        settings.CACHES = {"default": redis_cache(request.getfixturevalue("redis_url"))}
+    else:
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    return request.param
 
 
 # --- The admin ---------------------------------------------------------------------------------------
