@@ -3,6 +3,9 @@
 A key is `cal_biz_` or `cal_hub_` followed by 43 URL-safe characters (32 random
 bytes). The hash of a high-entropy key needs no salt or slow KDF: it cannot be
 guessed, only stolen, and the database holds nothing that can be replayed.
+
+A live key is cached under its hash for a minute at most (bookings/api_key_cache.py):
+revoking it, deleting it or changing its business drops the entry at once.
 """
 
 import hashlib
@@ -14,6 +17,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from .api_key_cache import ENTRY_SECONDS, api_key_cache_add, api_key_cache_get
 from .models import ApiKey, Business, Hub
 
 BUSINESS_KEY_PREFIX = "cal_biz_"
@@ -57,15 +61,27 @@ def api_key_authenticate(key: str) -> ApiKey | None:
     if not key.startswith((BUSINESS_KEY_PREFIX, HUB_KEY_PREFIX)) or len(key) > 128:
         return None
     digest = hash_key(key)
-    api_key = (
-        ApiKey.objects.select_related("business")
-        .filter(key_hash=digest)
-        .first()
-    )
+    api_key = api_key_cache_get(digest) or _api_key_from_database(digest)
     if api_key is None or not hmac.compare_digest(api_key.key_hash, digest) or api_key.is_revoked:
         return None
-    _touch_last_used(api_key)
     return api_key
+
+
+def _api_key_from_database(digest: str) -> ApiKey | None:
+    """The key with this hash, read anew; a live one has its use recorded and is cached."""
+    api_key = ApiKey.objects.select_related("business").filter(key_hash=digest).first()
+    if api_key is not None and not api_key.is_revoked:
+        _touch_last_used(api_key)
+        api_key_cache_add(api_key, seconds=_seconds_until_last_used_is_due(api_key))
+    return api_key
+
+
+def _seconds_until_last_used_is_due(api_key: ApiKey) -> int:
+    # An entry lives no longer than the last_used_at it holds stays fresh: a hit never finds it
+    # due (and would write it on every call until the entry expired); the first call after the
+    # entry is gone reads the row anew and writes it.
+    fresh_for = LAST_USED_RESOLUTION - (timezone.now() - api_key.last_used_at)
+    return int(min(fresh_for.total_seconds(), ENTRY_SECONDS))
 
 
 def _touch_last_used(api_key: ApiKey) -> None:

@@ -13,6 +13,7 @@ from django.db.models import Q
 from model_utils import FieldTracker
 
 from . import signals
+from .api_key_cache import api_key_cache_drop
 
 
 class Hub(models.Model):
@@ -24,6 +25,16 @@ class Hub(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class BusinessQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        # update() sends no signals: it drops its businesses' cached API keys itself, as
+        # bookings/receivers.py does for save() (their plan and hub decide what a key may do).
+        digests = list(ApiKey.objects.filter(business__in=self.values("pk")).values_list("key_hash", flat=True))
+        updated = super().update(**kwargs)
+        api_key_cache_drop(digests)
+        return updated
 
 
 class Business(models.Model):
@@ -40,6 +51,8 @@ class Business(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = BusinessQuerySet.as_manager()
+
     class Meta:
         verbose_name_plural = "businesses"
 
@@ -49,6 +62,19 @@ class Business(models.Model):
     @property
     def has_webhooks(self) -> bool:
         return self.plan == self.Plan.GROWTH_PRO
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        # update() sends no signals: it drops the keys' cached entries itself, as
+        # bookings/receivers.py does for save(). Not for last_used_at alone, which the
+        # entries' lifetime allows for (bookings/api_keys.py).
+        if kwargs.keys() == {"last_used_at"}:
+            return super().update(**kwargs)
+        digests = list(self.values_list("key_hash", flat=True))
+        updated = super().update(**kwargs)
+        api_key_cache_drop(digests)
+        return updated
 
 
 class ApiKey(models.Model):
@@ -67,6 +93,8 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -174,7 +174,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 def redis_cache(url: str) -> dict:
     """Django's Redis cache at `url`. A Redis that does not answer costs a call a second, not
-    the system's TCP timeout: the API goes on without it (calendence/throttling.py)."""
+    the system's TCP timeout: the API goes on without it (calendence/throttling.py,
+    bookings/api_key_cache.py)."""
     return {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": url,
@@ -182,8 +183,8 @@ def redis_cache(url: str) -> dict:
     }
 
 
-# The cache holds the API rate-limit counters: shared by every web process when
-# CACHE_URL names a Redis, per process otherwise.
+# The cache holds the API rate-limit counters and the live API keys: shared by every web
+# process when CACHE_URL names a Redis; per process otherwise, where no key is cached.
 CACHE_URL = os.environ.get("CACHE_URL", "")
 CACHES = {
     "default": redis_cache(CACHE_URL) if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
