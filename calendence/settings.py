@@ -173,11 +173,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
 def redis_cache(url: str) -> dict:
-    """Django's Redis cache at `url`. A Redis that does not answer costs a call a second, not
-    the system's TCP timeout: the API goes on without it (calendence/throttling.py,
-    bookings/api_key_cache.py)."""
+    """Django's Redis cache at `url` (with one client per process: calendence/cache.py). A Redis
+    that does not answer costs a call a second, not the system's TCP timeout: the API goes on
+    without it (calendence/throttling.py, bookings/api_key_cache.py)."""
     return {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "calendence.cache.RedisCache",
         "LOCATION": url,
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
