@@ -1,3 +1,5 @@
+from datetime import UTC
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -33,6 +35,22 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, endpoint):
+        # Written out, as the fields above would write it: DRF building each field and
+        # walking it per row was a third of the CPU of a list page. The fields stay for
+        # the OpenAPI schema, and a test holds the two to the same answer.
+        return {
+            "id": str(endpoint.id),
+            "url": endpoint.url,
+            "events": endpoint.events,
+            "description": endpoint.description,
+            "is_active": endpoint.is_active,
+            "disabled_reason": endpoint.disabled_reason,
+            "business_id": _uuid_or_none(endpoint.business_id),
+            "hub_id": _uuid_or_none(endpoint.hub_id),
+            "created_at": _iso_8601(endpoint.created_at),
+        }
+
 
 class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
     """The one answer that shows the signing secret: the answer to registration."""
@@ -40,6 +58,18 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
     class Meta(WebhookEndpointSerializer.Meta):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
         read_only_fields = fields
+
+    def to_representation(self, endpoint):
+        return {**super().to_representation(endpoint), "secret": endpoint.secret}
+
+
+def _uuid_or_none(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _iso_8601(moment) -> str:
+    """As DRF's DateTimeField writes it (settings: UTC, USE_TZ): 2026-03-24T14:30:00.123456Z."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @extend_schema_field(
