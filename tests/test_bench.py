@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import config
+from bench import config, scenarios
 from bench.peerside import ensure_venv, worker_command
 from bench.receiver import _peer
 from bench.report import latest_medians, markdown, verdicts
@@ -124,7 +124,11 @@ def test_isolation_measures_healthy_endpoints_beside_hanging_ones_against_a_cont
     healthy = TINY.hanging_events * (TINY.hanging_endpoints - TINY.hanging_count)
     assert hanging["healthy_received"] == hanging["healthy_expected"] == healthy
     assert hanging["healthy_deliveries_per_s"] > 0 and hanging["control_deliveries_per_s"] > 0
-    assert hanging["healthy_latency"]["count"] == healthy
+    assert hanging["healthy_latency"]["count"] == hanging["control_latency"]["count"] == healthy
+    # Both runs paced below the same run's fan-out rate, so that the latency is not a burst's.
+    fanout = tiny_run["fanout"]["figures"]["deliveries_per_s"]
+    paced = scenarios.SHARE_OF_FANOUT * fanout / TINY.hanging_endpoints
+    assert hanging["paced_events_per_s"] == round(paced, 2)
 
 
 def test_api_scenario_answers_every_request_and_reads_its_cpu_against_the_bare_view(tiny_run):
