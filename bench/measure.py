@@ -152,8 +152,20 @@ def process_usage(pid: int) -> tuple[int, float] | None:
     return (rss, cpu) if seen else None
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (not idle, not waiting
+    on I/O, nor stolen by the hypervisor), from /proc/stat: the workers, the receiver,
+    PostgreSQL, Redis and all the rest."""
+    with open("/proc/stat") as stat:
+        user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in stat.readline().split()[1:8])
+    return (user + nice + system + irq + softirq) / CLOCK_TICKS
+
+
 class UsageSampler(threading.Thread):
-    """Samples RSS and CPU of named processes every `interval` s, for the scenario windows."""
+    """Samples RSS and CPU of named processes every `interval` s, for the scenario windows,
+    and the whole machine's busy CPU (as MACHINE, with no RSS)."""
+
+    MACHINE = "machine"
 
     def __init__(self, interval: float = 0.5):
         super().__init__(daemon=True, name="bench-usage-sampler")
@@ -179,6 +191,7 @@ class UsageSampler(threading.Thread):
         with self._lock:
             watched = dict(self.watched)
         now = time.time()
+        self.samples.append((now, self.MACHINE, 0, machine_busy_seconds()))
         for name, pid in watched.items():
             usage = process_usage(pid)
             if usage is not None:

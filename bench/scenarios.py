@@ -39,6 +39,8 @@ def _deliver(h, *, endpoints: int, events: int, slow: int = 0, rate: float = 0.0
     if drain:
         workers_started = time.time()
         h.start_workers()
+        window_start = time.time()  # a drain's CPU is counted from its workers' start, not the bookings'
+        h.sampler.sample()
     waited = measure.wait_for_receipts(h.receiver, expected, timeout=120 + expected / 20)
     measure.wait_until(lambda: measure.settled(endpoint_ids), timeout=60 + 2 * h.size.slow_seconds)
     h.sampler.sample()
@@ -62,14 +64,27 @@ def _deliver(h, *, endpoints: int, events: int, slow: int = 0, rate: float = 0.0
 
 
 def _usage(h, run: dict, prefix: str = "worker") -> dict:
+    """CPU per delivery in the run's window: the workers', the receiver's, and the whole
+    machine's (those two, PostgreSQL, Redis, the load processes and anything else)."""
     workers = h.sampler.window(*run["window"], prefix=prefix)
-    cpu = sum(w["cpu_s"] for w in workers.values())
     received = run["facts"]["received"]
+    per_delivery = _cpu_ms_per(received, run["window"], h.sampler)
     return {
         "workers": workers,
-        "worker_cpu_ms_per_delivery": round(1000 * cpu / received, 2) if received else None,
+        "worker_cpu_ms_per_delivery": per_delivery(prefix),
+        "receiver_cpu_ms_per_delivery": per_delivery("receiver"),
+        "machine_cpu_ms_per_delivery": per_delivery(measure.UsageSampler.MACHINE),
         "load_cpu_ms_per_event": round(1000 * run["load"]["cpu_seconds"] / max(run["load"]["count"], 1), 2),
     }
+
+
+def _cpu_ms_per(count: int, window: tuple[float, float], sampler):
+    """ms of CPU per item that the sampled processes whose names start with a prefix spent in `window`."""
+    def per_item(prefix: str) -> float | None:
+        seconds = sum(usage["cpu_s"] for usage in sampler.window(*window, prefix=prefix).values())
+        return round(1000 * seconds / count, 2) if count else None
+
+    return per_item
 
 
 def _from_first_commit(run: dict) -> float | None:
@@ -95,8 +110,12 @@ def sender(h) -> dict:
     h.receiver.set_secrets({url: secret})
     h.receiver.reset()
     count = h.size.sender_requests
+    window_start = time.time()
+    h.sampler.sample()
     outcomes = h.send_bare(url, secret, count)
     measure.wait_for_receipts(h.receiver, count, timeout=30, stall=10)
+    h.sampler.sample()
+    per_request = _cpu_ms_per(count, (window_start, time.time()), h.sampler)
     records, invalid, _unknown = h.receiver.records()
     arrivals = [record[0] for record in records if record[5]]
     began, ended = min(o["began"] for o in outcomes), max(o["ended"] for o in outcomes)
@@ -107,6 +126,8 @@ def sender(h) -> dict:
                                                arrivals[-1] if arrivals else None),
         "client_per_s": measure.per_second(sum(o["sent"] for o in outcomes), began, ended),
         "sender_cpu_ms_per_request": round(1000 * sum(o["cpu_seconds"] for o in outcomes) / max(count, 1), 3),
+        "receiver_cpu_ms_per_request": per_request("receiver"),
+        "machine_cpu_ms_per_request": per_request(measure.UsageSampler.MACHINE),
         "shape": {"processes": len(outcomes), "threads": config.SENDER_THREADS},
     }
 
@@ -344,11 +365,11 @@ def peer(h, ours_drain_per_s: float | None) -> dict:
 def _peer_drain(h, n: int) -> dict:
     """The drain itself, timed as our drain is: deliveries/s from the first receipt to the last."""
     h.receiver.reset()
-    window_start = time.time()
-    h.sampler.sample()
     load = h.peer.manage("peer_bookings", "--count", str(n))
     workers_started = time.time()
     h.peer.start_workers(h.sampler)
+    window_start = time.time()  # its CPU counted from its workers' start, as our drain's
+    h.sampler.sample()
     waited = measure.wait_for_receipts(h.receiver, n, timeout=120 + n / 20)
     logged = {}
 

@@ -87,6 +87,8 @@ def test_sender_limit_counts_every_request(tiny_run):
     figures = tiny_run["sender"]["figures"]
     assert figures["received"] == figures["requests"] == TINY.sender_requests
     assert figures["errors"] == figures["invalid_signatures"] == 0
+    # The receiver is one of the processes the machine's busy CPU counts.
+    assert 0 < figures["receiver_cpu_ms_per_request"] <= figures["machine_cpu_ms_per_request"]
 
 
 def _assert_all_delivered_once_and_logged(figures: dict, expected: int) -> None:
@@ -105,6 +107,11 @@ def test_throughput_burst_and_drain_deliver_every_booking(tiny_run):
         _assert_all_delivered_once_and_logged(figures[phase], TINY.throughput_bookings)
         assert figures[phase]["deliveries_per_s"] > 0
     assert figures["burst"]["latency"]["count"] == TINY.throughput_bookings
+    for phase in ("burst", "drain"):  # the whole machine's CPU holds the workers' and the receiver's
+        usage = figures[phase]
+        parts = usage["worker_cpu_ms_per_delivery"] + usage["receiver_cpu_ms_per_delivery"]
+        assert usage["receiver_cpu_ms_per_delivery"] > 0 and usage["worker_cpu_ms_per_delivery"] > 0
+        assert parts <= usage["machine_cpu_ms_per_delivery"] + 0.05
 
 
 @pytest.mark.parametrize("name", DELIVERY_SCENARIOS)
