@@ -19,13 +19,15 @@ endpoint that answers reaches 200 slots in four rounds of answers, not eight: a 
 draining a backlog to one new endpoint spends its first second ramping up, not two.
 
 A slot is taken when its delivery is claimed, and the claim takes no more than the free
-slots, so a claimed attempt never waits in a queue.
+slots, in all and per endpoint, so a claimed attempt never waits in a queue, and a claim
+for a busy endpoint loads only the few deliveries its freed slots can send.
 """
 
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
@@ -52,11 +54,15 @@ class Slot:
 @dataclass(frozen=True)
 class ClaimScope:
     """What a claim may take now: at most `room` deliveries, none to `skip_endpoints`, and
-    when the fast lane is full, only deliveries to `only_endpoints` (slow ones with room)."""
+    when the fast lane is full, only deliveries to `only_endpoints` (slow ones with room).
+    Per endpoint, at most its `endpoint_room` (those this process sends to), or
+    `new_endpoint_room` for any other (None: no limit per endpoint)."""
 
     room: int
     skip_endpoints: list[str]
     only_endpoints: list[str] | None = None
+    endpoint_room: Mapping[str, int] = field(default_factory=dict)
+    new_endpoint_room: int | None = None
 
 
 @dataclass
@@ -82,13 +88,17 @@ class SendSlots:
             self._move_hanging()
             capacity_room = self.capacity - len(self._fast) - len(self._slow)
             fast_room, slow_room = self.threads - len(self._fast), self.threads - len(self._slow)
-            at_limit = [i for i, endpoint in self._endpoints.items() if endpoint.taken >= self._limit(endpoint)]
+            free = {i: self._limit(endpoint) - endpoint.taken for i, endpoint in self._endpoints.items()}
+            at_limit = [i for i, room in free.items() if room <= 0]
+            with_room = {i: room for i, room in free.items() if room > 0}
             slow = [i for i, endpoint in self._endpoints.items() if endpoint.slow]
             if fast_room > 0:
                 skip = at_limit + slow if slow_room <= 0 else at_limit
-                return ClaimScope(min(fast_room + max(slow_room, 0), capacity_room), skip)
-            with_room = sorted(set(slow) - set(at_limit)) if slow_room > 0 else []
-            return ClaimScope(min(slow_room, capacity_room) if with_room else 0, [], with_room)
+                return ClaimScope(min(fast_room + max(slow_room, 0), capacity_room), skip,
+                                  endpoint_room=with_room, new_endpoint_room=START_SLOTS)
+            slow_with_room = sorted(set(slow) & set(with_room)) if slow_room > 0 else []
+            return ClaimScope(min(slow_room, capacity_room) if slow_with_room else 0, [], slow_with_room,
+                              endpoint_room=with_room, new_endpoint_room=START_SLOTS)
 
     def take(self, endpoint_id: str) -> Slot | None:
         """A slot for one attempt to the endpoint, or None if it may not have another now."""

@@ -11,6 +11,7 @@ claim loads each delivery with its event and endpoint in one round trip. Elsewhe
 the two to the same answers; `DeliveryQuerySet.claimable` is what "due" means.
 """
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -39,18 +40,33 @@ _CLAIMABLE = """
     AND (%(ids)s::text[] IS NULL OR d.id = ANY(%(ids)s::text[]))
 """
 _DUE_EXISTS = f"SELECT EXISTS (SELECT 1 FROM deliveries_delivery d WHERE {_CLAIMABLE})"
-# The longest due first, skipping rows another worker has locked.
+# The longest due first, skipping rows another worker has locked; of those, no more per
+# endpoint than its room (an endpoint not in the room list: new_room, or no limit). Only
+# those are loaded: a busy endpoint's claim, made as its slots come free a few at a time,
+# would otherwise load a whole batch of bodies to send a few.
 _LOCK_DUE = f"""
+    WITH due AS (
+        SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries_delivery d
+        WHERE {_CLAIMABLE}
+        ORDER BY d.next_attempt_at
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ), placed AS (
+        SELECT due.id, row_number() OVER (PARTITION BY due.endpoint_id ORDER BY due.next_attempt_at) AS place,
+               coalesce(room.free, %(new_room)s, %(limit)s) AS free
+        FROM due
+        LEFT JOIN unnest(%(room_endpoints)s::uuid[], %(room_free)s::int[]) AS room(endpoint_id, free)
+            ON room.endpoint_id = due.endpoint_id
+    )
     SELECT {", ".join(f"d.{name}" for name in DELIVERY_FIELDS)},
            {", ".join(f"e.{name}" for name in EVENT_FIELDS)},
            {", ".join(f"w.{name}" for name in ENDPOINT_FIELDS)}
-    FROM deliveries_delivery d
+    FROM placed
+    JOIN deliveries_delivery d ON d.id = placed.id
     JOIN deliveries_event e ON e.id = d.event_id
     JOIN webhooks_webhookendpoint w ON w.id = d.endpoint_id
-    WHERE {_CLAIMABLE}
+    WHERE placed.place <= placed.free
     ORDER BY d.next_attempt_at
-    LIMIT %(limit)s
-    FOR UPDATE OF d SKIP LOCKED
 """
 _MARK_CLAIMED = """
     UPDATE deliveries_delivery SET claimed_until = %s, attempt_count = attempt_count + 1, updated_at = %s
@@ -80,11 +96,16 @@ def due_exists(now: datetime, scope: ClaimScope) -> bool:
 
 def lock_due(now: datetime, scope: ClaimScope, limit: int, delivery_ids: list[str] | None = None) -> list[Delivery]:
     """Lock up to `limit` due deliveries (among `delivery_ids`, if given), the longest due first,
-    each with its event and endpoint loaded; the caller's transaction holds the locks."""
+    and return those within their endpoint's room in `scope`, each with its event and endpoint
+    loaded; the caller's transaction holds the locks."""
     if not _on_postgresql():
-        return _lock_due_with_the_orm(now, scope, limit, delivery_ids)
+        return _within_room(_lock_due_with_the_orm(now, scope, limit, delivery_ids), scope)
+    room = scope.endpoint_room
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK_DUE, {**_claimable_params(now, scope, delivery_ids), "limit": limit})
+        cursor.execute(_LOCK_DUE, {
+            **_claimable_params(now, scope, delivery_ids), "limit": limit, "new_room": scope.new_endpoint_room,
+            "room_endpoints": list(room), "room_free": list(room.values()),
+        })
         rows = cursor.fetchall()
     return _deliveries_from_rows(rows)
 
@@ -154,6 +175,18 @@ def _endpoint_from_row(row: tuple) -> WebhookEndpoint:
 
 def _claimable(now: datetime, scope: ClaimScope):
     return Delivery.objects.claimable(now, skip_endpoints=scope.skip_endpoints, only_endpoints=scope.only_endpoints)
+
+
+def _within_room(deliveries: list[Delivery], scope: ClaimScope) -> list[Delivery]:
+    """The deliveries, in their order, but no more per endpoint than its room in `scope`."""
+    placed: Counter = Counter()
+    kept = []
+    for delivery in deliveries:
+        room = scope.endpoint_room.get(delivery.endpoint_id, scope.new_endpoint_room)
+        placed[delivery.endpoint_id] += 1
+        if room is None or placed[delivery.endpoint_id] <= room:
+            kept.append(delivery)
+    return kept
 
 
 def _lock_due_with_the_orm(now, scope: ClaimScope, limit: int, delivery_ids: list[str] | None) -> list[Delivery]:

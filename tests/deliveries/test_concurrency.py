@@ -44,6 +44,18 @@ def test_a_new_endpoint_starts_with_one_slot_and_earns_more_by_answering_quickly
     assert len(take_all(slots, "a")) == QUICK_GROWTH * START_SLOTS
 
 
+def test_a_claim_scope_gives_each_endpoint_its_free_slots_and_a_new_one_the_start():
+    slots = SendSlots(threads=100)
+    grow(slots, "busy", to=QUICK_GROWTH * START_SLOTS)
+    in_flight = [slots.take("busy") for _ in range(QUICK_GROWTH * START_SLOTS - 1)]
+    scope = slots.claim_scope()
+    assert dict(scope.endpoint_room) == {"busy": 1}  # one of its slots is free
+    assert scope.new_endpoint_room == START_SLOTS  # any endpoint it is not sending to
+    slots.take("busy")
+    assert "busy" not in slots.claim_scope().endpoint_room and "busy" in slots.claim_scope().skip_endpoints
+    assert all(in_flight)
+
+
 def test_a_timeout_sends_an_endpoint_back_to_the_start_and_into_the_slow_lane():
     slots = SendSlots(threads=100)
     for slot in take_all(slots, "a"):

@@ -1,5 +1,6 @@
 """The outbox's hand-written statements answer as the ORM's definitions do (deliveries.outbox)."""
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -25,8 +26,10 @@ def deliveries_in_every_state(make_receiver, deliveries_to):
         {"status": "succeeded", "next_attempt_at": None},
         {"status": "failed", "next_attempt_at": None},
     ]
-    for deliveries in by_endpoint.values():
+    for offset, deliveries in enumerate(by_endpoint.values()):
         for delivery, state in zip(deliveries, states, strict=True):
+            if state["next_attempt_at"]:  # one endpoint's a moment later: no two due at the same instant
+                state = {**state, "next_attempt_at": state["next_attempt_at"] + timedelta(milliseconds=offset)}
             Delivery.objects.filter(pk=delivery.pk).update(**state)
     return list(by_endpoint), now
 
@@ -62,6 +65,26 @@ def test_the_claim_honours_its_limit_and_ids(deliveries_in_every_state):
     with transaction.atomic():
         named = outbox.lock_due(now, everything, limit=10, delivery_ids=[others[-1], "dlv_unknown"])
         assert [delivery.pk for delivery in named] == [others[-1]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_claim_loads_no_more_of_an_endpoints_deliveries_than_its_room(deliveries_in_every_state):
+    (first, second), now = deliveries_in_every_state
+    due = claimable_ids(now, ClaimScope(10, []))  # two at each endpoint
+    endpoint_of = dict(Delivery.objects.filter(pk__in=due).values_list("pk", "endpoint_id"))
+    scopes_and_counts = [
+        (ClaimScope(10, [], endpoint_room={first: 1}, new_endpoint_room=2), {first: 1, second: 2}),
+        (ClaimScope(10, [], endpoint_room={first: 2, second: 1}, new_endpoint_room=1), {first: 2, second: 1}),
+        (ClaimScope(10, [], new_endpoint_room=1), {first: 1, second: 1}),
+    ]
+    for scope, counts in scopes_and_counts:
+        with transaction.atomic():
+            locked = [delivery.pk for delivery in outbox.lock_due(now, scope, limit=10)]
+        assert Counter(endpoint_of[pk] for pk in locked) == counts
+        # The longest due first, and of each endpoint its longest due.
+        assert locked == [pk for pk in due if pk in locked]
+        assert all(due.index(pk) < due.index(other) for pk in locked for other in due
+                   if other not in locked and endpoint_of[other] == endpoint_of[pk])
 
 
 @pytest.mark.django_db(transaction=True)
