@@ -168,6 +168,10 @@ else:
     # calendence-web, -worker, -beat in pg_stat_activity (docs/operations.md, "Database connections");
     # ?application_name=... in DATABASE_URL wins.
     database_options.setdefault("application_name", database_application_name(sys.argv))
+    # The delivery engine's statements are prepared on each connection (calendence/prepared_statements.py;
+    # the ORM's never are). Off for a pooler in transaction mode that does not keep prepared statements.
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        database_options["prepare_threshold"] = 5
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -9,7 +9,8 @@ of its claim.
 
 On PostgreSQL the rows travel instead as one JSON document, read by
 `jsonb_to_recordset`: one `json.dumps` (in C) and one quoted string, and a statement
-whose text is the same for any number of rows. Elsewhere (SQLite in development)
+whose text is the same for any number of rows, so it is prepared once per connection
+(calendence.prepared_statements). Elsewhere (SQLite in development)
 Django's own bulk_create and bulk_update do it.
 """
 
@@ -21,6 +22,8 @@ from uuid import UUID
 
 from django.db import connections, router
 from django.db.models import Field, Model
+
+from calendence.prepared_statements import prepared_cursor
 
 
 def bulk_insert_rows(objs: Sequence[Model]) -> None:
@@ -44,7 +47,7 @@ def bulk_insert_rows(objs: Sequence[Model]) -> None:
         f"RETURNING {quote(pk.column)}"
     )
     values = [[field.pre_save(obj, add=True) for field in columns] for obj in objs]
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(sql, [_rows_document(columns, values)])
         # In the order of the SELECT's ORDER BY, as Django's own bulk_create relies on.
         for obj, (key,) in zip(objs, cursor.fetchall(), strict=True):
@@ -71,7 +74,7 @@ def bulk_update_rows(objs: Sequence[Model], fields: list[str]) -> None:
         f"WHERE t.{quote(meta.pk.column)} = v.{quote(meta.pk.column)}"
     )
     values = [[getattr(obj, field.attname) for field in columns] for obj in objs]
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(sql, [_rows_document(columns, values)])
 
 

@@ -5,10 +5,11 @@ deliveries, marks them claimed, and later locks their claims again and settles t
 successes. At low rates a batch holds one or two deliveries, and the ORM compiling
 these queries anew each time was most of the engine's CPU: 2 to 3 ms to find nothing
 due, 6 ms to claim one delivery, on a 2-vCPU VM where a POST costs 1 ms. On PostgreSQL
-they are plain SQL instead, the same text each time (lists travel as arrays), and the
-claim loads each delivery with its event and endpoint in one round trip. Elsewhere
-(SQLite in development) the ORM makes them. `tests/deliveries/test_outbox.py` holds
-the two to the same answers; `DeliveryQuerySet.claimable` is what "due" means.
+they are plain SQL instead, the same text each time (lists travel as arrays), prepared
+once per connection (calendence.prepared_statements), and the claim loads each delivery
+with its event and endpoint in one round trip. Elsewhere (SQLite in development) the
+ORM makes them. `tests/deliveries/test_outbox.py` holds the two to the same answers;
+`DeliveryQuerySet.claimable` is what "due" means.
 """
 
 from collections import Counter
@@ -18,6 +19,7 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import F, Prefetch
 
+from calendence.prepared_statements import prepared_cursor
 from webhooks.models import WebhookEndpoint
 
 from .concurrency import ClaimScope
@@ -89,7 +91,7 @@ def due_exists(now: datetime, scope: ClaimScope) -> bool:
     """Is a delivery due that a claim within `scope` could take?"""
     if not _on_postgresql():
         return _claimable(now, scope).exists()
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(_DUE_EXISTS, _claimable_params(now, scope, None))
         return cursor.fetchone()[0]
 
@@ -101,7 +103,7 @@ def lock_due(now: datetime, scope: ClaimScope, limit: int, delivery_ids: list[st
     if not _on_postgresql():
         return _within_room(_lock_due_with_the_orm(now, scope, limit, delivery_ids), scope)
     room = scope.endpoint_room
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(_LOCK_DUE, {
             **_claimable_params(now, scope, delivery_ids), "limit": limit, "new_room": scope.new_endpoint_room,
             "room_endpoints": list(room), "room_free": list(room.values()),
@@ -117,7 +119,7 @@ def mark_claimed(delivery_ids: list[str], claimed_until: datetime, now: datetime
             claimed_until=claimed_until, attempt_count=F("attempt_count") + 1, updated_at=now
         )
         return
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(_MARK_CLAIMED, [claimed_until, now, delivery_ids])
 
 
@@ -126,7 +128,7 @@ def lock_claims(delivery_ids: Iterable[str]) -> set[tuple[str, datetime]]:
     ids = list(delivery_ids)
     if not _on_postgresql():
         return set(Delivery.objects.filter(pk__in=ids).select_for_update().values_list("pk", "claimed_until"))
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(_LOCK_CLAIMS, [ids])
         return set(cursor.fetchall())
 
@@ -140,7 +142,7 @@ def mark_succeeded(delivery_ids: list[str], now: datetime) -> None:
             last_error="", updated_at=now,
         )
         return
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(_MARK_SUCCEEDED, [now, now, delivery_ids])
 
 
