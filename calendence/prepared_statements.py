@@ -5,7 +5,9 @@ statement reaches PostgreSQL as new text, parsed and planned anew. That suits th
 whose statements vary. The delivery engine instead sends the same few statements
 (deliveries.outbox, deliveries.bulk) on every pass over the outbox, many times a
 second; through this cursor their parameters are bound on the server and each is
-prepared on its connection's first use of it, then planned once for all values.
+prepared on its connection's first use of it. PostgreSQL plans its first five runs for
+their values, then keeps one plan for all values when that plan is no costlier (it is
+for each of these; pg_prepared_statements counts them).
 
 Preparing needs the connection's `prepare_threshold` (set in the settings unless
 DATABASE_PREPARED_STATEMENTS is off, for a pooler that cannot keep them); without it

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from calendence.prepared_statements import prepared_cursor
 from deliveries import outbox
+from deliveries.bulk import bulk_insert_rows, bulk_update_rows
 from deliveries.concurrency import ClaimScope
-from deliveries.models import Delivery
+from deliveries.models import Delivery, DeliveryAttempt
 
 on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="only PostgreSQL prepares statements")
 
@@ -30,21 +31,28 @@ def prepared_here() -> dict[str, int]:
 def test_the_claim_and_settling_statements_are_prepared_and_planned_once(make_receiver, deliveries_to):
     (deliveries,) = deliveries_to(make_receiver(), bookings=1).values()
     ids = [delivery.pk for delivery in deliveries]
-    for _ in range(8):  # PostgreSQL plans the first 5 runs for their values, then once for all
+    for number in range(1, 9):  # PostgreSQL plans the first 5 runs for their values, then once for all
         now = timezone.now()
         with transaction.atomic():
             assert outbox.due_exists(now, ClaimScope(10, []))
-            assert [delivery.pk for delivery in outbox.lock_due(now, ClaimScope(10, []), limit=10)] == ids
+            (delivery,) = outbox.lock_due(now, ClaimScope(10, []), limit=10)
+            assert [delivery.pk] == ids
             outbox.mark_claimed(ids, claimed_until=now, now=now)  # a claim run out at once: due again next time
+            attempt = DeliveryAttempt(delivery=delivery, number=number, started_at=now, request_headers={})
+            bulk_insert_rows([attempt])
             assert outbox.lock_claims(ids) == {(ids[0], now)}
+            attempt.finished_at, attempt.status_code = now, 200
+            bulk_update_rows([attempt], ["finished_at", "status_code"])
             outbox.mark_succeeded(["no-such-delivery"], now)
         list(Delivery.objects.filter(pk__in=ids))  # the ORM's own statements, for contrast
 
     prepared = prepared_here()
     assert set(prepared) == {
         "SELECT EXISTS (SELECT 1 FROM del", "WITH due AS ( SELECT d.id, d.end", "UPDATE deliveries_delivery SET c",
-        "SELECT id, claimed_until FROM de", "UPDATE deliveries_delivery SET s",
+        'INSERT INTO "deliveries_delivery', "SELECT id, claimed_until FROM de", 'UPDATE "deliveries_deliveryattem',
+        "UPDATE deliveries_delivery SET s",
     }
+    assert DeliveryAttempt.objects.filter(delivery_id=ids[0], status_code=200).count() == 8
     assert all(generic_runs >= 3 for generic_runs in prepared.values()), prepared
 
 
