@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import config, scenarios
+from bench import config, measure, scenarios
 from bench.peerside import ensure_venv, worker_command
 from bench.receiver import _peer
 from bench.report import latest_medians, markdown, verdicts
@@ -110,8 +110,13 @@ def test_throughput_burst_and_drain_deliver_every_booking(tiny_run):
     for phase in ("burst", "drain"):  # the whole machine's CPU holds the workers' and the receiver's
         usage = figures[phase]
         parts = usage["worker_cpu_ms_per_delivery"] + usage["receiver_cpu_ms_per_delivery"]
-        assert usage["receiver_cpu_ms_per_delivery"] > 0 and usage["worker_cpu_ms_per_delivery"] > 0
-        assert parts <= usage["machine_cpu_ms_per_delivery"] + 0.05
+        # At this size a phase may be shorter than the sampler's 0.5 s (nothing counted), and CPU is
+        # counted in clock ticks (10 ms) per process and per core: one tick more in a worker's
+        # count than in its core's is 0.8 ms a delivery over a dozen.
+        assert all(usage[f"{part}_cpu_ms_per_delivery"] >= 0 for part in ("worker", "receiver", "machine"))
+        ticks = len(usage["workers"]) + 1 + (os.cpu_count() or 1)
+        slack_ms = ticks * 1000 / measure.CLOCK_TICKS / usage["received"]
+        assert parts <= usage["machine_cpu_ms_per_delivery"] + slack_ms
 
 
 @pytest.mark.parametrize("name", DELIVERY_SCENARIOS)
