@@ -80,7 +80,11 @@ def test_every_scenario_wrote_one_line_with_its_provenance(tiny_run):
         assert line["commit"] == "" or re.fullmatch(r"[0-9a-f]{40}", line["commit"]), line["commit"]
         datetime.fromisoformat(line["timestamp"])
         assert line["worker_command"][:3] == ["-A", "calendence", "worker"]
-        assert all(isinstance(v, (int, float)) and v > 0 for v in line["headline"].values()), line["headline"]
+        for figure, value in line["headline"].items():
+            if "cpu" in figure:  # counted in clock ticks: at this size one may be 0, and a ratio over it None
+                assert value is None or value >= 0, (figure, value)
+            else:
+                assert isinstance(value, (int, float)) and value > 0, (figure, value)
 
 
 def test_sender_limit_counts_every_request(tiny_run):
@@ -88,7 +92,14 @@ def test_sender_limit_counts_every_request(tiny_run):
     assert figures["received"] == figures["requests"] == TINY.sender_requests
     assert figures["errors"] == figures["invalid_signatures"] == 0
     # The receiver is one of the processes the machine's busy CPU counts.
-    assert 0 < figures["receiver_cpu_ms_per_request"] <= figures["machine_cpu_ms_per_request"]
+    receiver_ms = figures["receiver_cpu_ms_per_request"]
+    assert 0 <= receiver_ms <= figures["machine_cpu_ms_per_request"] + tick_slack_ms(1, figures["received"])
+
+
+def tick_slack_ms(processes: int, count: int) -> float:
+    """How far, per item, the processes' CPU may seem to exceed the machine's: both are counted in
+    clock ticks (10 ms), each process's and each core's rounded down on its own."""
+    return (processes + (os.cpu_count() or 1)) * 1000 / measure.CLOCK_TICKS / count
 
 
 def _assert_all_delivered_once_and_logged(figures: dict, expected: int) -> None:
@@ -110,12 +121,9 @@ def test_throughput_burst_and_drain_deliver_every_booking(tiny_run):
     for phase in ("burst", "drain"):  # the whole machine's CPU holds the workers' and the receiver's
         usage = figures[phase]
         parts = usage["worker_cpu_ms_per_delivery"] + usage["receiver_cpu_ms_per_delivery"]
-        # At this size a phase may be shorter than the sampler's 0.5 s (nothing counted), and CPU is
-        # counted in clock ticks (10 ms) per process and per core: one tick more in a worker's
-        # count than in its core's is 0.8 ms a delivery over a dozen.
+        # At this size a phase may be shorter than the sampler's 0.5 s (nothing counted).
         assert all(usage[f"{part}_cpu_ms_per_delivery"] >= 0 for part in ("worker", "receiver", "machine"))
-        ticks = len(usage["workers"]) + 1 + (os.cpu_count() or 1)
-        slack_ms = ticks * 1000 / measure.CLOCK_TICKS / usage["received"]
+        slack_ms = tick_slack_ms(len(usage["workers"]) + 1, usage["received"])
         assert parts <= usage["machine_cpu_ms_per_delivery"] + slack_ms
 
 
