@@ -11,10 +11,12 @@ for each of these; pg_prepared_statements counts them).
 
 Preparing needs the connection's `prepare_threshold` (set in the settings unless
 DATABASE_PREPARED_STATEMENTS is off, for a pooler that cannot keep them); without it
-the same statements run unprepared. The cursor is Django's wrapper around psycopg's,
-so its errors are Django's (an outage raises OperationalError, as anywhere else). While
-queries are logged (DEBUG, or a test capturing them) it is Django's ordinary cursor:
-psycopg keeps no text of a prepared statement's run for the log to show.
+the same statements run unprepared. psycopg forgets a connection's prepared statements
+after a ROLLBACK (a failed transaction); each is prepared again on its next use. The
+cursor is Django's wrapper around psycopg's, so its errors are Django's (an outage raises
+OperationalError, as anywhere else). While queries are logged (DEBUG, or a test capturing
+them) it is Django's ordinary cursor: psycopg keeps no text of a prepared statement's run
+for the log to show.
 """
 
 from django.db.backends.base.base import BaseDatabaseWrapper
