@@ -169,7 +169,9 @@ else:
     # ?application_name=... in DATABASE_URL wins.
     database_options.setdefault("application_name", database_application_name(sys.argv))
     # The delivery engine's statements are prepared on each connection (calendence/prepared_statements.py;
-    # the ORM's never are). Off for a pooler in transaction mode that does not keep prepared statements.
+    # the ORM's never are). psycopg prepares nothing while this is None; that cursor asks on a statement's
+    # first use, so the number itself does not matter. Off for a pooler in transaction mode that does not
+    # keep prepared statements.
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         database_options["prepare_threshold"] = 5
 
